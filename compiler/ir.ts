@@ -1,0 +1,96 @@
+/**
+ * winnow's IR: one immutable, SSA-form list of ops. Every value is produced by exactly one op and
+ * named `%id`; ops only read values defined before them. Activations are *batched* (their shape is
+ * per sample; the batch dimension is implicit); parameters and state have absolute shapes.
+ *
+ * Attributes hold only numbers, booleans and enum strings that the compiler itself chose, never
+ * text from a model file, so nothing a user wrote can reach generated kernel source.
+ *
+ * @example
+ * import { trace } from 'winnow/compiler';
+ * import { readModelFile } from 'winnow/dsl';
+ * console.log(trace(readModelFile('examples/models/sparse-mlp.json')).asText());
+ */
+import type { Shape } from '../dsl/shape.ts';
+
+/** Element types. */
+export type DType = 'f32' | 'i32';
+
+/** What an attribute may hold. */
+export type AttrValue = number | boolean | string | ReadonlyArray<number>;
+
+/** The op kinds of the front end (one per layer kind, plus graph inputs, parameters and state). */
+export type OpName =
+  | 'input'
+  | 'param'
+  | 'state'
+  | 'dense'
+  | 'conv2d'
+  | 'maxPool2d'
+  | 'flatten'
+  | 'relu'
+  | 'batchNorm'
+  | 'kwta'
+  | 'dropout'
+  | 'softmaxCrossEntropy';
+
+/** One op, producing the value `%id`. */
+export interface Op {
+  readonly id: number;
+  readonly op: OpName;
+  readonly inputs: ReadonlyArray<number>;
+  readonly attrs: Readonly<Record<string, AttrValue>>;
+  /** Shape: per sample when `batched`, absolute otherwise. Absent until shape inference. */
+  readonly shape?: Shape;
+  readonly dtype: DType;
+  /** True for activations (a leading batch dimension is implicit). */
+  readonly batched: boolean;
+  /** The network layer this op comes from, if any. */
+  readonly layer?: number;
+  /** Numbers passes computed about the op (for example `params`, `nonzeroParams`). */
+  readonly notes?: Readonly<Record<string, number>>;
+}
+
+/** A whole program. */
+export interface IR {
+  readonly ops: ReadonlyArray<Op>;
+  /** The value the network outputs (logits for a classifier). */
+  readonly output: number;
+  /** The per-sample input shape. */
+  readonly inputShape: Shape;
+}
+
+/** The op producing `%id` (ids are indices). */
+export const opById = (ir: IR, id: number): Op => ir.ops[id];
+
+/** A copy of `ir` with `op` replaced (ids are indices, so `op.id` says where). */
+export const replaceOp = (ir: IR, op: Op): IR => ({ ...ir, ops: ir.ops.map((o) => (o.id === op.id ? op : o)) });
+
+const formatAttr = (v: AttrValue): string =>
+  Array.isArray(v) ? `[${v.join(',')}]` : typeof v === 'number' ? formatNumber(v) : String(v);
+
+/** Shortest faithful decimal for IR text. */
+const formatNumber = (x: number): string => (Number.isInteger(x) ? String(x) : String(Number(x.toPrecision(6))));
+
+/**
+ * The IR as text, one op per line: `%3 = conv2d(%0, %1, %2) {kernel=5, ...} : f32[32,24,24] ; layer 0`.
+ *
+ * @example
+ * import { printIR } from 'winnow/compiler/ir';
+ * // printIR(ir) -> "%0 = input : f32[b,784]\n..."
+ */
+export const printIR = (ir: IR): string => {
+  const lines = ir.ops.map((o) => {
+    const args = o.inputs.length ? `(${o.inputs.map((i) => `%${i}`).join(', ')})` : '';
+    const attrs = Object.keys(o.attrs).length
+      ? ` {${Object.entries(o.attrs).map(([k, v]) => `${k}=${formatAttr(v)}`).join(', ')}}`
+      : '';
+    const shape = o.shape ? `${o.dtype}[${o.batched ? 'b,' : ''}${o.shape.join(',')}]` : `${o.dtype}[${o.batched ? 'b,' : ''}?]`;
+    const meta = [
+      ...(o.layer !== undefined ? [`layer ${o.layer}`] : []),
+      ...Object.entries(o.notes ?? {}).map(([k, v]) => `${k}=${formatNumber(v)}`),
+    ];
+    return `%${o.id} = ${o.op}${args}${attrs} : ${shape}${meta.length ? ` ; ${meta.join(', ')}` : ''}`;
+  });
+  return [...lines, `return %${ir.output}`].join('\n');
+};

@@ -1,0 +1,51 @@
+/**
+ * The `winnow` command line: dispatches to a command; a `WinnowError` (bad input) prints one line
+ * and exits 2; anything else is a bug and prints its stack.
+ */
+import { isWinnowError } from '../../dsl/errors.ts';
+import { inspectCommand, inspectSpec } from './inspect.ts';
+import { usage, type CommandSpec } from './args.ts';
+
+type Command = { readonly spec: CommandSpec; readonly run: (argv: ReadonlyArray<string>, out: (s: string) => void) => Promise<number>; readonly summary: string };
+
+const commands: Readonly<Record<string, Command>> = {
+  inspect: { spec: inspectSpec, run: inspectCommand, summary: 'show a model layer by layer (params, k, boost, IR)' },
+};
+
+const help = (): string =>
+  [
+    'winnow: sparse neural networks (k-winners, boosting, sparse weights)',
+    '',
+    'commands:',
+    ...Object.entries(commands).map(([n, c]) => `  ${n.padEnd(10)} ${c.summary}`),
+    '',
+    'winnow <command> --help for its flags',
+  ].join('\n');
+
+/** Runs the CLI with `argv` (without `node` and the script); resolves to the exit code. */
+export const main = async (argv: ReadonlyArray<string>, out: (s: string) => void = (s) => process.stdout.write(`${s}\n`), err: (s: string) => void = (s) => process.stderr.write(`${s}\n`)): Promise<number> => {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    out(help());
+    return name === undefined ? 2 : 0;
+  }
+  const command = commands[name];
+  if (!command) {
+    err(`winnow: unknown command ${JSON.stringify(name)} (commands: ${Object.keys(commands).join(', ')})`);
+    return 2;
+  }
+  if (rest.includes('--help') || rest.includes('-h')) {
+    out(usage(command.spec));
+    return 0;
+  }
+  try {
+    return await command.run(rest, out);
+  } catch (e) {
+    if (isWinnowError(e)) {
+      err(`winnow ${name}: ${e.message}`);
+      return 2;
+    }
+    err(`winnow ${name}: internal error (please report): ${(e as Error)?.stack ?? String(e)}`);
+    return 1;
+  }
+};
