@@ -31,5 +31,5 @@ export const boost = (options: Partial<BoostSettings> = {}) => {
     strengthFactor: requireValid('boost: strengthFactor', options.strengthFactor ?? defaultBoost.strengthFactor, checks.unitClosed),
     dutyCyclePeriod: requireValid('boost: dutyCyclePeriod', options.dutyCyclePeriod ?? defaultBoost.dutyCyclePeriod, checks.positiveInt),
   };
-  return (net: Network<'kwta'>): Network<'kwta'> => modifyLast(net, 'boost', (l) => ({ ...l, boost: settings }), kwtaRule);
+  return (net: Network<'kwta'>): Network<'kwta'> => modifyLast(net, 'boost', ['kwta'], (l) => ({ ...l, boost: settings }), kwtaRule);
 };

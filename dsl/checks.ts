@@ -35,7 +35,15 @@ export const checks = {
 
 /** `"must be in (0, 1), got 1.2"` or undefined when `x` obeys `check`. */
 export const violation = (x: unknown, check: Check): string | undefined =>
-  typeof x === 'number' && check.test(x) ? undefined : `${check.rule}, got ${JSON.stringify(x) ?? String(x)}`;
+  typeof x === 'number' && check.test(x) ? undefined : `${check.rule}, got ${showValue(x)}`;
+
+/** A value as it reads in an error: JSON, numbers as written (NaN, Infinity), long text cut. */
+export const showValue = (u: unknown): string => {
+  if (u === undefined) return 'nothing';
+  if (typeof u === 'number') return String(u);
+  const s = JSON.stringify(u);
+  return s === undefined ? String(u) : s.length > 60 ? `${s.slice(0, 57)}...` : s;
+};
 
 /** Throws a `WinnowError('model', "<where>: <rule>, got <x>")` unless `x` obeys `check`. */
 export const requireValid = (where: string, x: number, check: Check): number => {

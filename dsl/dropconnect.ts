@@ -25,5 +25,5 @@ import { modifyLast, type Network } from './network.ts';
 export const dropconnect = (rate: number) => {
   requireValid('dropconnect: rate', rate, checks.rate);
   return <K extends WeightedKind>(net: Network<K>): Network<K> =>
-    modifyLast(net, 'dropconnect', (l) => ({ ...l, dropconnect: rate }), net.last === 'dense' ? denseRule : conv2dRule);
+    modifyLast(net, 'dropconnect', ['dense', 'conv2d'], (l) => ({ ...l, dropconnect: rate }), net.last === 'dense' ? denseRule : conv2dRule);
 };

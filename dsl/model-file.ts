@@ -24,7 +24,7 @@ import { pipe } from 'fp-ts/lib/function.js';
 import * as t from 'io-ts';
 import { batchNorm } from './batch-norm.ts';
 import { boost } from './boost.ts';
-import { checks, violation, type Check } from './checks.ts';
+import { checks, showValue, violation, type Check } from './checks.ts';
 import { conv2d } from './conv2d.ts';
 import { dense } from './dense.ts';
 import { dropconnect } from './dropconnect.ts';
@@ -35,7 +35,7 @@ import { kwta, kwtaSettingsProblems } from './kwta.ts';
 import type { Layer, LayerKind } from './layer.ts';
 import { layerKinds } from './layer.ts';
 import { maxPool2d } from './max-pool2d.ts';
-import { identifierPattern, input, limits, named, trainingChecks, withTraining, type Network, type TrainingDefaults } from './network.ts';
+import { identifierPattern, identifierRule, input, limits, named, trainingChecks, withTraining, type Network, type TrainingDefaults } from './network.ts';
 import { relu } from './relu.ts';
 import { softmaxCrossEntropy } from './softmax-cross-entropy.ts';
 import { sparse } from './sparse.ts';
@@ -43,11 +43,7 @@ import { sparse } from './sparse.ts';
 /** The format tag written into every model file. */
 export const modelFormat = 'winnow.model/1';
 
-const show = (u: unknown): string => {
-  if (u === undefined) return 'nothing';
-  const s = JSON.stringify(u);
-  return s === undefined ? String(u) : s.length > 60 ? `${s.slice(0, 57)}...` : s;
-};
+const show = showValue;
 
 const num = (check: Check): t.Type<number, number, unknown> =>
   new t.Type<number, number, unknown>(
@@ -73,7 +69,7 @@ const identifier = new t.Type<string, string, unknown>(
   (u, c) =>
     typeof u === 'string' && identifierPattern.test(u)
       ? t.success(u)
-      : t.failure(u, c, `must be an identifier (a letter or _, then letters, digits or _; at most 64), got ${show(u)}`),
+      : t.failure(u, c, `${identifierRule}, got ${show(u)}`),
   t.identity,
 );
 
@@ -113,13 +109,14 @@ const strictObject = <R extends t.Props, O extends t.Props>(name: string, requir
         if (E.isLeft(r)) errors.push(...r.left);
         else out[key] = r.right;
       };
+      const has = (o: object, key: string) => Object.prototype.hasOwnProperty.call(o, key);
       for (const key of Object.keys(required)) {
-        if (!(key in u)) errors.push({ value: undefined, context: [...c, { key, type: required[key], actual: undefined }], message: 'is required' });
+        if (!has(u, key)) errors.push({ value: undefined, context: [...c, { key, type: required[key], actual: undefined }], message: 'is required' });
         else field(key, required[key]);
       }
-      for (const key of Object.keys(optional)) if (key in u && u[key] !== undefined) field(key, optional[key]);
+      for (const key of Object.keys(optional)) if (has(u, key) && u[key] !== undefined) field(key, optional[key]);
       for (const key of Object.keys(u)) {
-        if (!(key in required) && !(key in optional)) {
+        if (!has(required, key) && !has(optional, key)) {
           const known = [...Object.keys(required), ...Object.keys(optional)].join(', ');
           errors.push({ value: u[key], context: [...c, { key, type: t.unknown, actual: u[key] }], message: `unknown field (known: ${known || 'none'})` });
         }
@@ -210,7 +207,6 @@ const layersCodec = new t.Type<LayerEntry[], unknown, unknown>(
   (u): u is LayerEntry[] => Array.isArray(u),
   (u, c) => {
     if (!Array.isArray(u)) return t.failure(u, c, `must be an array of layers, got ${show(u)}`);
-    if (u.length === 0) return t.failure(u, c, 'must have at least one layer');
     if (u.length > limits.maxLayers) return t.failure(u, c, `must have at most ${limits.maxLayers} layers, got ${u.length}`);
     const errors: t.ValidationError[] = [];
     const out: LayerEntry[] = [];

@@ -70,6 +70,9 @@ export interface LayerRule<L extends Layer> {
 /** An identifier: what `name` fields may hold. */
 export const identifierPattern = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;
 
+/** How the identifier rule reads in errors (DSL and model files alike). */
+export const identifierRule = 'must be an identifier (a letter or _, then letters, digits or _; at most 64)';
+
 /**
  * The start of every network: its per-sample input shape (`[n]` or `[c, h, w]`).
  *
@@ -93,7 +96,7 @@ export const outputShape = (net: Network<any>): Shape => (net.shapes.length ? ne
 
 const checkName = (where: string, name: string): void => {
   if (!identifierPattern.test(name)) {
-    throw new WinnowError('model', `${where}: must be an identifier (letters, digits, _; at most 64), got ${JSON.stringify(name)}`);
+    throw new WinnowError('model', `${where}: ${identifierRule}, got ${JSON.stringify(name)}`);
   }
 };
 
@@ -129,6 +132,9 @@ export const appendLayer = <K extends LayerKind>(net: Network<any>, layer: Layer
   if (E.isLeft(out)) {
     throw new ShapeError(index, layer.kind, out.left);
   }
+  if (out.right.some((d) => d > limits.maxDimension)) {
+    throw new ShapeError(index, layer.kind, `output ${formatShape(out.right)} has a dimension over the limit of ${limits.maxDimension}`);
+  }
   if (!out.right.every((d) => Number.isInteger(d) && d > 0)) {
     throw new ShapeError(index, layer.kind, `input ${formatShape(inShape)} gives an empty output ${formatShape(out.right)}`);
   }
@@ -146,9 +152,18 @@ export const appendLayer = <K extends LayerKind>(net: Network<any>, layer: Layer
 /**
  * Replaces the last layer (used by modifiers such as `sparse` and `boost`), re-checking it.
  */
-export const modifyLast = <K extends LayerKind>(net: Network<K>, modifier: string, f: (l: Layer & { kind: K }) => Layer & { kind: K }, rule: LayerRule<any>): Network<K> => {
+export const modifyLast = <K extends LayerKind>(
+  net: Network<K>,
+  modifier: string,
+  appliesTo: ReadonlyArray<LayerKind>,
+  f: (l: Layer & { kind: K }) => Layer & { kind: K },
+  rule: LayerRule<any>,
+): Network<K> => {
   const index = net.layers.length - 1;
-  if (index < 0) throw new WinnowError('shape', `${modifier}: needs a layer to modify`);
+  // TypeScript already rejects misuse; this guards plain JavaScript callers.
+  if (index < 0 || !appliesTo.includes(net.layers[index].kind)) {
+    throw new ShapeError(index < 0 ? undefined : index, index < 0 ? undefined : net.layers[index].kind, `${modifier} applies to the ${appliesTo.join(' or ')} layer before it, not to ${index < 0 ? 'the input' : `a ${net.layers[index].kind} layer`}`);
+  }
   const prev: Network<any> = {
     ...net,
     last: index === 0 ? 'input' : net.layers[index - 1].kind,
@@ -182,7 +197,7 @@ export const named = (name: string) => <K extends LayerKind | 'input'>(net: Netw
  */
 export const withTraining = (training: TrainingDefaults) => {
   for (const [key, value] of Object.entries(training)) {
-    const check = trainingChecks[key as keyof TrainingDefaults];
+    const check = Object.prototype.hasOwnProperty.call(trainingChecks, key) ? trainingChecks[key as keyof TrainingDefaults] : undefined;
     if (check === undefined) throw new WinnowError('model', `training.${key}: unknown field`);
     requireValid(`training.${key}`, value as number, check);
   }

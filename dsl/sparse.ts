@@ -26,5 +26,5 @@ import { modifyLast, type Network } from './network.ts';
 export const sparse = (weightDensity: WeightDensity) => {
   requireValid('sparse: weightDensity', weightDensity, checks.weightDensity);
   return <K extends WeightedKind>(net: Network<K>): Network<K> =>
-    modifyLast(net, 'sparse', (l) => ({ ...l, weightDensity }), net.last === 'dense' ? denseRule : conv2dRule);
+    modifyLast(net, 'sparse', ['dense', 'conv2d'], (l) => ({ ...l, weightDensity }), net.last === 'dense' ? denseRule : conv2dRule);
 };

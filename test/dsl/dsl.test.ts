@@ -113,7 +113,7 @@ describe('input', () => {
   });
 
   it('rejects a name that is not an identifier', () => {
-    expectWinnowError(() => input([4], { name: 'my-net' }), 'model', 'input: name: must be an identifier (letters, digits, _; at most 64), got "my-net"');
+    expectWinnowError(() => input([4], { name: 'my-net' }), 'model', 'input: name: must be an identifier (a letter or _, then letters, digits or _; at most 64), got "my-net"');
   });
 });
 
@@ -519,9 +519,18 @@ describe('shape errors name the layer index, kind and shapes', () => {
   });
 
   it('a modifier with no layer to modify', () => {
-    expectWinnowError(() => (sparse(0.5) as any)(input([4])), 'shape', 'sparse: needs a layer to modify');
-    expectWinnowError(() => (dropconnect(0.5) as any)(input([4])), 'shape', 'dropconnect: needs a layer to modify');
-    expectWinnowError(() => (boost({}) as any)(input([4])), 'shape', 'boost: needs a layer to modify');
+    expectShapeError(() => (sparse(0.5) as any)(input([4])), undefined, undefined, 'network: sparse applies to the dense or conv2d layer before it, not to the input');
+    expectShapeError(() => (dropconnect(0.5) as any)(input([4])), undefined, undefined, 'network: dropconnect applies to the dense or conv2d layer before it, not to the input');
+    expectShapeError(() => (boost({}) as any)(input([4])), undefined, undefined, 'network: boost applies to the kwta layer before it, not to the input');
+  });
+
+  it('a modifier after the wrong kind of layer (plain JavaScript callers)', () => {
+    expectShapeError(() => (boost({}) as any)(pipe(input([4]), dense(3))), 0, 'dense', 'layer 0 (dense): boost applies to the kwta layer before it, not to a dense layer');
+    expectShapeError(() => (sparse(0.5) as any)(pipe(input([4]), relu)), 0, 'relu', 'layer 0 (relu): sparse applies to the dense or conv2d layer before it, not to a relu layer');
+  });
+
+  it('every layer output obeys the dimension limit, not only the input', () => {
+    expectShapeError(() => pipe(input([1]), dense(100_000)), 0, 'dense', 'layer 0 (dense): output [100000] has a dimension over the limit of 65536');
   });
 });
 
@@ -567,7 +576,7 @@ describe('limits', () => {
     const ok = pipe(input([32, 256, 256]), relu);
     expect(ok.shapes).toEqual([[32, 256, 256]]);
     expectShapeError(
-      () => pipe(ok, flatten),
+      () => pipe(ok, relu),
       undefined,
       undefined,
       'network: 6291456 activations per sample exceed the limit of 4194304',
@@ -658,7 +667,7 @@ describe('invalid combinator arguments are refused when the combinator is made',
     });
 
     it.each(['', '1a', 'a-b', 'a b', 'é', 'a.b', long65])('rejects %j', (name) => {
-      const msg = (where: string) => `${where}: name: must be an identifier (letters, digits, _; at most 64), got ${JSON.stringify(name)}`;
+      const msg = (where: string) => `${where}: name: must be an identifier (a letter or _, then letters, digits or _; at most 64), got ${JSON.stringify(name)}`;
       expectWinnowError(() => named(name)(input([4])), 'model', msg('network'));
       expectWinnowError(() => pipe(input([4]), dense(2, { name })), 'model', msg('layer 0 (dense)'));
       expectWinnowError(() => pipe(input([4]), relu, dropout(0.1, { name })), 'model', msg('layer 1 (dropout)'));
@@ -678,5 +687,12 @@ describe('named and withTraining', () => {
     expect(net.training).toEqual({ lr: 0.02, epochs: 3, momentum: 0.9 });
     expect(net.last).toBe('softmaxCrossEntropy');
     expect(net.shapes).toEqual([[2], [2]]);
+  });
+});
+
+// withTraining must look fields up as own properties: Object.prototype members are unknown fields.
+describe('withTraining with a key named like an Object.prototype member', () => {
+  it('is refused with a WinnowError', () => {
+    expectWinnowError(() => withTraining({ toString: 1 } as any), 'model', 'training.toString: unknown field');
   });
 });
