@@ -20,7 +20,7 @@ export interface CommandSpec {
   readonly flags: Readonly<Record<string, FlagSpec>>;
 }
 
-/** Parsed values: flags by name (absent when not given) and positionals by name. */
+/** Parsed values: flags by name (absent when not given) and positionals by name (a name ending in `?` is optional). */
 export interface Parsed {
   readonly flags: Readonly<Record<string, string | number | boolean | undefined>>;
   readonly positionals: Readonly<Record<string, string>>;
@@ -40,8 +40,9 @@ export const parseCommand = (spec: CommandSpec, argv: ReadonlyArray<string>): Pa
     const msg = (e as Error).message.replace(/\. To specify a positional argument.*$/s, '').replace(/\s+/g, ' ').trim();
     throw new WinnowError('usage', `${msg}`);
   }
-  if (raw.positionals.length !== spec.positionals.length) {
-    const want = spec.positionals.map((p) => `<${p}>`).join(' ');
+  const required = spec.positionals.filter((p) => !p.endsWith('?')).length;
+  if (raw.positionals.length < required || raw.positionals.length > spec.positionals.length) {
+    const want = spec.positionals.map((p) => (p.endsWith('?') ? `[${p.slice(0, -1)}]` : `<${p}>`)).join(' ');
     throw new WinnowError('usage', `expects ${want || 'no arguments'}, got ${raw.positionals.length ? raw.positionals.map((p) => JSON.stringify(p)).join(' ') : 'none'}`);
   }
   const flags: Record<string, string | number | boolean | undefined> = {};
@@ -62,14 +63,17 @@ export const parseCommand = (spec: CommandSpec, argv: ReadonlyArray<string>): Pa
       flags[name] = x;
     }
   }
-  return { flags, positionals: Object.fromEntries(spec.positionals.map((p, i) => [p, raw.positionals[i]])) };
+  const positionals: Record<string, string> = {};
+  spec.positionals.forEach((p, i) => {
+    if (raw.positionals[i] !== undefined) positionals[p.replace(/\?$/, '')] = raw.positionals[i];
+  });
+  return { flags, positionals };
 };
 
 /** Usage text of a command. */
 export const usage = (spec: CommandSpec): string =>
   [
-    `usage: winnow ${spec.name} ${spec.positionals.map((p) => `<${p}>`).join(' ')} [flags]`,
+    `usage: winnow ${spec.name} ${spec.positionals.map((p) => (p.endsWith('?') ? `[${p.slice(0, -1)}]` : `<${p}>`)).join(' ')} [flags]`,
     ...Object.entries(spec.flags).map(([n, f]) => `  --${n}${f.type === 'bool' ? '' : ' <value>'}`.padEnd(28) + f.help),
   ].join('\n');
 
-export { checks };

@@ -3,13 +3,21 @@
  * and exits 2; anything else is a bug and prints its stack.
  */
 import { isWinnowError } from '../../dsl/errors.ts';
+import { evalCommand, evalSpec } from './eval.ts';
 import { inspectCommand, inspectSpec } from './inspect.ts';
+import { trainCommand, trainSpec } from './train.ts';
 import { usage, type CommandSpec } from './args.ts';
 
-type Command = { readonly spec: CommandSpec; readonly run: (argv: ReadonlyArray<string>, out: (s: string) => void) => Promise<number>; readonly summary: string };
+type Command = {
+  readonly spec: CommandSpec;
+  readonly run: (argv: ReadonlyArray<string>, out: (s: string) => void, err: (s: string) => void) => Promise<number>;
+  readonly summary: string;
+};
 
 const commands: Readonly<Record<string, Command>> = {
   inspect: { spec: inspectSpec, run: inspectCommand, summary: 'show a model layer by layer (params, k, boost, IR)' },
+  train: { spec: trainSpec, run: trainCommand, summary: 'train a model on MNIST, with checkpoints' },
+  eval: { spec: evalSpec, run: evalCommand, summary: 'test accuracy, confusion matrix and noise score of a checkpoint' },
 };
 
 const help = (): string =>
@@ -39,7 +47,7 @@ export const main = async (argv: ReadonlyArray<string>, out: (s: string) => void
     return 0;
   }
   try {
-    return await command.run(rest, out);
+    return await command.run(rest, out, err);
   } catch (e) {
     if (isWinnowError(e)) {
       err(`winnow ${name}: ${e.message}`);

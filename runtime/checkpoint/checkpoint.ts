@@ -1,0 +1,143 @@
+/**
+ * Training checkpoints: the model file, hyperparameters, progress, seed, RNG state and metrics in
+ * the manifest, and the model state (weights, masks, momentum, duty cycles, boost strengths,
+ * running statistics) as checksummed binary tensors, written atomically by `store.ts`.
+ *
+ * Loading validates the manifest (io-ts, every field by path), re-decodes the model with the
+ * model codec, and checks every tensor against the shapes the model implies, so a checkpoint that
+ * does not belong to its model is refused with a clear message.
+ *
+ * @example
+ * import { loadCheckpoint } from 'winnow/runtime/checkpoint/checkpoint';
+ * const { network, state, meta } = loadCheckpoint('runs/sparse-mlp');
+ */
+import * as E from 'fp-ts/lib/Either.js';
+import * as t from 'io-ts';
+import { lower, trace, type Lowered } from '../../compiler/index.ts';
+import { WinnowError } from '../../dsl/errors.ts';
+import { decodeModel, modelToJSON } from '../../dsl/model-file.ts';
+import type { Network } from '../../dsl/network.ts';
+import { shapeSize } from '../../dsl/shape.ts';
+import { initModelState, type ModelState } from '../model-state.ts';
+import type { Arr } from '../reference/kernel.ts';
+import { readCheckpoint, writeCheckpoint, type StoredTensor } from './store.ts';
+
+/** Tag of winnow's run checkpoints (inside the store's manifest `meta`). */
+export const runFormat = 'winnow.run/1';
+
+const finite = new t.Type<number, number, unknown>('number', (u): u is number => typeof u === 'number' && Number.isFinite(u), (u, c) => (typeof u === 'number' && Number.isFinite(u) ? t.success(u) : t.failure(u, c)), t.identity);
+const nat = new t.Type<number, number, unknown>('non-negative integer', (u): u is number => Number.isInteger(u) && (u as number) >= 0, (u, c) => (Number.isInteger(u) && (u as number) >= 0 ? t.success(u as number) : t.failure(u, c)), t.identity);
+const uint32 = new t.Type<number, number, unknown>('uint32', (u): u is number => Number.isInteger(u) && (u as number) >= 0 && (u as number) <= 0xffffffff, (u, c) => (Number.isInteger(u) && (u as number) >= 0 && (u as number) <= 0xffffffff ? t.success(u as number) : t.failure(u, c)), t.identity);
+
+/** Hyperparameters of a run. */
+export const hyperparametersCodec = t.strict({
+  epochs: nat,
+  batchSize: nat,
+  firstEpochBatchSize: nat,
+  lr: finite,
+  lrGamma: finite,
+  momentum: finite,
+  weightDecay: finite,
+  trainLimit: t.union([nat, t.null]),
+});
+export type Hyperparameters = t.TypeOf<typeof hyperparametersCodec>;
+
+/** One epoch's metrics. */
+export const epochMetricsCodec = t.strict({
+  epoch: nat,
+  loss: finite,
+  trainAccuracy: finite,
+  testAccuracy: t.union([finite, t.null]),
+  seconds: finite,
+  samplesPerSecond: finite,
+  lr: finite,
+});
+export type EpochMetrics = t.TypeOf<typeof epochMetricsCodec>;
+
+const metaCodec = t.strict({
+  format: t.literal(runFormat),
+  model: t.unknown,
+  hyperparameters: hyperparametersCodec,
+  seed: nat,
+  backend: t.string,
+  dtype: t.union([t.literal('float32'), t.literal('float64')]),
+  progress: t.strict({ epochsDone: nat, batchInEpoch: nat, samplesSeen: nat, step: nat }),
+  rng: t.strict({ dropout: t.tuple([uint32, uint32, uint32, uint32]) }),
+  metrics: t.array(epochMetricsCodec),
+  interrupted: t.boolean,
+});
+
+/** Everything in a checkpoint's manifest besides the tensors. */
+export type CheckpointMeta = t.TypeOf<typeof metaCodec>;
+
+/** A loaded checkpoint. */
+export interface LoadedRun {
+  readonly network: Network;
+  readonly lowered: Lowered;
+  readonly state: ModelState;
+  readonly meta: CheckpointMeta;
+}
+
+/** Writes a run checkpoint atomically to `dir`. */
+export const saveCheckpoint = (dir: string, network: Network, state: ModelState, meta: Omit<CheckpointMeta, 'format' | 'model' | 'dtype'>): void => {
+  const tensors: Record<string, StoredTensor> = {};
+  for (const [name, s] of state.tensors) tensors[name] = { data: s.data, shape: s.shape };
+  for (const [name, m] of state.masks) tensors[`${name}.mask`] = { data: m, shape: state.tensors.get(name)!.shape };
+  for (const [name, m] of state.momentum) tensors[`${name}.momentum`] = { data: m, shape: state.tensors.get(name)!.shape };
+  writeCheckpoint(dir, { format: runFormat, model: modelToJSON(network), dtype: state.dtype, ...meta }, tensors);
+};
+
+const pathOf = (c: t.Context): string => c.slice(1).map((e) => e.key).join('.') || '(root)';
+
+/** Reads, verifies and rebuilds a run checkpoint. */
+export const loadCheckpoint = (dir: string): LoadedRun => {
+  const { meta: raw, tensors } = readCheckpoint(dir);
+  const fail = (msg: string): never => {
+    throw new WinnowError('checkpoint', `checkpoint ${dir}: ${msg}`);
+  };
+  if ((raw as { format?: unknown }).format !== runFormat) fail(`not a winnow training checkpoint (meta.format is ${JSON.stringify((raw as { format?: unknown }).format)}, expected "${runFormat}")`);
+  const decoded = metaCodec.decode(raw);
+  if (E.isLeft(decoded)) {
+    const e = decoded.left[0];
+    fail(`manifest field meta.${pathOf(e.context)} is invalid (got ${JSON.stringify(e.value) ?? 'nothing'})`);
+  }
+  const meta = (decoded as E.Right<CheckpointMeta>).right;
+  const net = decodeModel(meta.model);
+  if (E.isLeft(net)) fail(`its model is invalid: ${net.left.join('; ')}`);
+  const network = (net as E.Right<Network>).right;
+  const lowered = lower(trace(network));
+  // The expected layout: exactly what a fresh state of this model has.
+  const expected = initModelState(lowered, { seed: 0, dtype: meta.dtype });
+  const take = (name: string, shape: ReadonlyArray<number>, kind: 'float' | 'mask'): StoredTensor['data'] => {
+    const tensor = tensors.get(name);
+    if (!tensor) return fail(`tensor '${name}' is missing`);
+    const ok = tensor.shape.length === shape.length && tensor.shape.every((d, i) => d === shape[i]);
+    if (!ok) fail(`tensor '${name}' has shape [${tensor.shape.join(', ')}], but the model needs [${shape.join(', ')}]`);
+    const dtypeOk = kind === 'mask' ? tensor.data instanceof Uint8Array : meta.dtype === 'float64' ? tensor.data instanceof Float64Array : tensor.data instanceof Float32Array;
+    if (!dtypeOk) fail(`tensor '${name}' has the wrong element type for a ${kind === 'mask' ? 'mask' : meta.dtype} model`);
+    return tensor.data;
+  };
+  const state: ModelState = { dtype: meta.dtype, tensors: new Map(), masks: new Map(), momentum: new Map() };
+  for (const [name, s] of expected.tensors) state.tensors.set(name, { name, shape: s.shape, data: take(name, s.shape, 'float') as Arr });
+  for (const [name, m] of expected.masks) {
+    const mask = take(`${name}.mask`, expected.tensors.get(name)!.shape, 'mask') as Uint8Array;
+    const w = state.tensors.get(name)!;
+    const fanIn = w.data.length / w.shape[0];
+    const kept = m.reduce((a, b) => a + b, 0) / w.shape[0];
+    for (let u = 0; u < w.shape[0]; u++) {
+      let count = 0;
+      for (let i = 0; i < fanIn; i++) {
+        if (mask[u * fanIn + i] > 1) fail(`tensor '${name}.mask' holds a value other than 0 and 1`);
+        count += mask[u * fanIn + i];
+        if (!mask[u * fanIn + i] && w.data[u * fanIn + i] !== 0) fail(`tensor '${name}' has a non-zero weight where its mask is 0 (unit ${u})`);
+      }
+      if (count !== kept) fail(`tensor '${name}.mask' keeps ${count} inputs for unit ${u}, but the model keeps ${kept} per unit`);
+    }
+    state.masks.set(name, mask);
+  }
+  for (const [name] of expected.momentum) state.momentum.set(name, take(`${name}.momentum`, expected.tensors.get(name)!.shape, 'float') as Arr);
+  const known = new Set([...expected.tensors.keys(), ...[...expected.masks.keys()].map((n) => `${n}.mask`), ...[...expected.momentum.keys()].map((n) => `${n}.momentum`)]);
+  for (const name of tensors.keys()) if (!known.has(name)) fail(`tensor '${name}' does not belong to this model`);
+  for (const [name, s] of state.tensors) if (s.data.length !== shapeSize(s.shape)) fail(`tensor '${name}' has the wrong length`);
+  return { network, lowered, state, meta };
+};

