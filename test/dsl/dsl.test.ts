@@ -31,16 +31,8 @@ import {
   type Network,
 } from '../../dsl/index.ts';
 import { ruleOf } from '../../dsl/rules.ts';
+import { thrown } from './helpers.ts';
 
-/** Runs `f`, which must throw, and returns what it threw. */
-const thrown = (f: () => unknown): unknown => {
-  try {
-    f();
-  } catch (e) {
-    return e;
-  }
-  throw new Error('expected a throw, but nothing was thrown');
-};
 
 /** Asserts that `f` throws a ShapeError naming layer `index` of `kind`, with exactly `message`. */
 const expectShapeError = (f: () => unknown, index: number | undefined, kind: string | undefined, message: string): ShapeError => {

@@ -36,6 +36,7 @@ import {
   type Network,
   type TrainingDefaults,
 } from '../../dsl/index.ts';
+import { thrown } from './helpers.ts';
 
 const KINDS = 'dense, conv2d, maxPool2d, flatten, relu, batchNorm, kwta, dropout, softmaxCrossEntropy';
 const oneKind = (got: string) => `must be an object with one layer kind as its only key (one of ${KINDS}), got ${got}`;
@@ -55,14 +56,6 @@ const netOf = (json: unknown): Network => {
   return r.right;
 };
 
-const thrown = (f: () => unknown): unknown => {
-  try {
-    f();
-  } catch (e) {
-    return e;
-  }
-  throw new Error('expected a throw, but nothing was thrown');
-};
 
 describe('decodeModel: valid files', () => {
   it('decodes a minimal file through the DSL (defaults filled in)', () => {

@@ -1,0 +1,146 @@
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { loadCheckpoint } from '../../runtime/checkpoint/checkpoint.ts';
+import { winnow } from './helpers.ts';
+
+const tmp = () => mkdtempSync(join(tmpdir(), 'winnow-cli-'));
+const quick = ['--train-limit', '256', '--test-limit', '100'];
+
+describe('winnow train / eval', () => {
+  const dir = join(tmp(), 'run');
+
+  it('trains, writes a checkpoint and prints the JSON summary', () => {
+    const r = winnow(['train', 'examples/models/sparse-mlp.json', '--epochs', '1', '--out', dir, '--json', '--lr', '0.05', '--train-limit', '512', '--test-limit', '100']);
+    expect(r.code, r.stderr).toBe(0);
+    const j = JSON.parse(r.stdout);
+    expect(j.checkpoint).toBe(dir);
+    expect(j.epochs).toHaveLength(1);
+    expect(Object.keys(j.epochs[0])).toEqual(expect.arrayContaining(['epoch', 'loss', 'testAccuracy', 'seconds', 'samplesPerSecond']));
+    expect(j.epochs[0].testAccuracy).toBeGreaterThan(0.1);
+    expect(r.stderr).toMatch(/epoch 1\/1 {2}loss \d\.\d{4} {2}train [\d.]+% {2}test [\d.]+%/);
+    expect(loadCheckpoint(dir).meta.progress.epochsDone).toBe(1);
+  });
+
+  it('evaluates a checkpoint with the noise test', () => {
+    const r = winnow(['eval', dir, '--noise', '--json', '--test-limit', '100']);
+    expect(r.code, r.stderr).toBe(0);
+    const j = JSON.parse(r.stdout);
+    expect(j.noise.levels).toEqual([0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5]);
+    expect(j.noise.accuracy).toHaveLength(11);
+    expect(j.noise.score).toBe(j.noise.correct.reduce((a: number, b: number) => a + b, 0));
+    expect(j.noise.accuracy[0]).toBe(j.accuracy);
+    expect(j.confusion.flat().reduce((a: number, b: number) => a + b, 0)).toBe(100);
+    const text = winnow(['eval', dir, '--noise', '--test-limit', '100']);
+    expect(text.stdout).toMatch(/test accuracy: [\d.]+% \(\d+ of 100\)/);
+    expect(text.stdout).toMatch(/noise score: [\d,]+ of 1,100/);
+  });
+
+  it('resumes to a later epoch', () => {
+    const r = winnow(['train', '--resume', dir, '--epochs', '2', '--json', '--test-limit', '100']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout).epochs.map((e: { epoch: number }) => e.epoch)).toEqual([1, 2]);
+    const again = winnow(['train', '--resume', dir, '--epochs', '2']);
+    expect(again.code).toBe(2);
+    expect(again.stderr).toContain('already has 2 epochs; pass --epochs greater than that');
+  });
+
+  it('bad flags, missing files and unavailable backends get one clear line and exit code 2', () => {
+    for (const [args, message] of [
+      [['train', 'examples/models/dense-mlp.json', '--epochs', 'abc'], /--epochs must be a positive integer, got "abc"/],
+      [['train', 'examples/models/dense-mlp.json', '--lr=-1'], /--lr must be a finite number > 0, got -1/],
+      [['train', 'examples/models/dense-mlp.json', '--lr', '-1'], /Option '--lr' argument is ambiguous/],
+      [['train', 'examples/models/dense-mlp.json', '--momentum', '1.5'], /--momentum must be in \[0, 1\), got 1\.5/],
+      [['train', 'examples/models/dense-mlp.json', '--epochs'], /--epochs/],
+      [['train', 'examples/models/dense-mlp.json', '--backend', 'gpu', ...quick], /backend "gpu" is not available \(available: reference\)/],
+      [['train', 'missing.json'], /missing\.json: no such file/],
+      [['train'], /expects <model> \(or --resume <checkpoint-dir>\)/],
+      [['eval', join(tmp(), 'nothing')], /checkpoint .*nothing/],
+      [['eval', dir, '--test-limit', '0'], /--test-limit must be a positive integer, got 0/],
+    ] as const) {
+      const r = winnow(args);
+      expect(r.code, `${args.join(' ')}: ${r.stderr}`).toBe(2);
+      expect(r.stderr).toMatch(message);
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    }
+  });
+
+  it('a corrupt checkpoint is refused by eval with a clear message', () => {
+    const copy = join(tmp(), 'run');
+    const r = winnow(['train', 'examples/models/dense-mlp.json', '--epochs', '1', '--out', copy, ...quick]);
+    expect(r.code, r.stderr).toBe(0);
+    const bin = join(copy, readdirSync(copy).find((f) => f.endsWith('.bin'))!);
+    const bytes = readFileSync(bin);
+    bytes[bytes.length - 5] ^= 0x55;
+    writeFileSync(bin, bytes);
+    const e = winnow(['eval', copy]);
+    expect(e.code).toBe(2);
+    expect(e.stderr).toMatch(/checksum mismatch/);
+    expect(e.stderr).not.toMatch(/\n\s+at /);
+  });
+});
+
+/** Starts `winnow train` in the background. */
+const start = (args: ReadonlyArray<string>) => {
+  const child = spawn(process.execPath, ['runtime/bin/winnow.mjs', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  let stdout = '';
+  child.stderr.on('data', (d) => (stderr += d));
+  child.stdout.on('data', (d) => (stdout += d));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return { child, exited, stderr: () => stderr, stdout: () => stdout };
+};
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const waitFor = async (f: () => boolean, ms = 60_000) => {
+  const end = Date.now() + ms;
+  while (!f()) {
+    if (Date.now() > end) throw new Error('timed out');
+    await sleep(20);
+  }
+};
+
+describe('winnow train under kill -9 and Ctrl-C', () => {
+  it('kill -9 at any moment (checkpoint writes included) leaves a loadable checkpoint', async () => {
+    const dir = join(tmp(), 'run');
+    // Tiny epochs: a checkpoint (~14 MB of weights and momentum) is written every few hundred ms.
+    const run = start(['train', 'examples/models/dense-mlp.json', '--epochs', '10000', '--train-limit', '64', '--test-limit', '10', '--out', dir]);
+    try {
+      await waitFor(() => existsSync(join(dir, 'manifest.json')));
+      for (let i = 0; i < 6; i++) {
+        await sleep(50 + Math.random() * 250);
+        const before = readdirSync(dir).length;
+        expect(before).toBeGreaterThan(0);
+        run.child.kill('SIGSTOP'); // freeze it wherever it is, check, then let it go on
+        const loaded = loadCheckpoint(dir);
+        expect(loaded.meta.progress.epochsDone).toBeGreaterThan(0);
+        run.child.kill('SIGCONT');
+      }
+    } finally {
+      run.child.kill('SIGKILL');
+    }
+    await run.exited;
+    const last = loadCheckpoint(dir);
+    expect(last.meta.progress.epochsDone).toBeGreaterThan(0);
+    // and it can be continued
+    const r = winnow(['train', '--resume', dir, '--epochs', String(last.meta.progress.epochsDone + 1), '--test-limit', '10']);
+    expect(r.code, r.stderr).toBe(0);
+  });
+
+  it('Ctrl-C saves a checkpoint before exiting, and training resumes from it', async () => {
+    const dir = join(tmp(), 'run');
+    const run = start(['train', 'examples/models/dense-mlp.json', '--epochs', '2', '--train-limit', '1024', '--test-limit', '10', '--out', dir]);
+    await waitFor(() => run.stdout().includes('training '), 60_000); // the header: training has started
+    await sleep(1000);
+    run.child.kill('SIGINT');
+    const code = await run.exited;
+    expect(code).toBe(130);
+    expect(run.stderr()).toContain(`checkpoint saved to ${dir}; continue with: winnow train --resume ${dir}`);
+    const saved = loadCheckpoint(dir);
+    expect(saved.meta.progress.step).toBeGreaterThan(0);
+    const r = winnow(['train', '--resume', dir, '--test-limit', '10', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout).epochs.map((e: { epoch: number }) => e.epoch)).toEqual([1, 2]);
+  });
+});
