@@ -19,7 +19,16 @@ export type DType = 'f32' | 'i32';
 /** What an attribute may hold. */
 export type AttrValue = number | boolean | string | ReadonlyArray<number>;
 
-/** The op kinds of the front end (one per layer kind, plus graph inputs, parameters and state). */
+/**
+ * The op kinds of the front end (one per layer kind, plus graph inputs, parameters and state).
+ *
+ * @example
+ * import { pipe } from 'fp-ts/function';
+ * import { input, dense, kwta, softmaxCrossEntropy } from 'winnow/dsl';
+ * import { trace, type OpName } from 'winnow/compiler';
+ * const names: OpName[] = trace(pipe(input([8]), dense(4), kwta({ k: 2 }), softmaxCrossEntropy)).ir.ops.map((o) => o.op);
+ * // ['input', 'param', 'param', 'dense', 'state', 'state', 'kwta', 'softmaxCrossEntropy']
+ */
 export type OpName =
   | 'input'
   | 'param'
@@ -34,7 +43,19 @@ export type OpName =
   | 'dropout'
   | 'softmaxCrossEntropy';
 
-/** One op, producing the value `%id`. */
+/**
+ * One op, producing the value `%id`.
+ *
+ * @example
+ * import { pipe } from 'fp-ts/function';
+ * import { input, dense, softmaxCrossEntropy } from 'winnow/dsl';
+ * import { trace, lower, type Op } from 'winnow/compiler';
+ * const op: Op = lower(trace(pipe(input([4]), dense(2), softmaxCrossEntropy))).ir.ops[3];
+ * op.op; // 'dense'
+ * op.inputs; // [0, 1, 2] (activation, weight, bias)
+ * op.shape; // [2] (per sample: op.batched is true)
+ * op.notes; // { params: 10, nonzeroParams: 10 }
+ */
 export interface Op {
   readonly id: number;
   readonly op: OpName;
@@ -51,7 +72,18 @@ export interface Op {
   readonly notes?: Readonly<Record<string, number>>;
 }
 
-/** A whole program. */
+/**
+ * A whole program: ops in definition order (`ops[i].id === i`) and the value it returns.
+ *
+ * @example
+ * import { pipe } from 'fp-ts/function';
+ * import { input, dense, softmaxCrossEntropy } from 'winnow/dsl';
+ * import { trace, type IR } from 'winnow/compiler';
+ * const ir: IR = trace(pipe(input([4]), dense(2), softmaxCrossEntropy)).ir;
+ * ir.ops.map((o) => o.op); // ['input', 'param', 'param', 'dense', 'softmaxCrossEntropy']
+ * ir.output; // 4
+ * ir.inputShape; // [4]
+ */
 export interface IR {
   readonly ops: ReadonlyArray<Op>;
   /** The value the network outputs (logits for a classifier). */
@@ -76,8 +108,16 @@ const formatNumber = (x: number): string => (Number.isInteger(x) ? String(x) : S
  * The IR as text, one op per line: `%3 = conv2d(%0, %1, %2) {kernel=5, ...} : f32[32,24,24] ; layer 0`.
  *
  * @example
- * import { printIR } from 'winnow/compiler/ir';
- * // printIR(ir) -> "%0 = input : f32[b,784]\n..."
+ * import { pipe } from 'fp-ts/function';
+ * import { input, dense, softmaxCrossEntropy } from 'winnow/dsl';
+ * import { trace, lower, printIR } from 'winnow/compiler';
+ * console.log(printIR(lower(trace(pipe(input([4]), dense(2), softmaxCrossEntropy))).ir));
+ * // %0 = input : f32[b,4]
+ * // %1 = param {role=weight, init=uniform, bound=0.5, layer=0} : f32[2,4] ; layer 0
+ * // %2 = param {role=bias, init=uniform, bound=0.5, layer=0} : f32[2] ; layer 0
+ * // %3 = dense(%0, %1, %2) {units=2, bias=true, weightDensity=1, dropconnect=0, keptPerUnit=4, fanIn=4} : f32[b,2] ; layer 0, params=10, nonzeroParams=10
+ * // %4 = softmaxCrossEntropy(%3) : f32[b,2] ; layer 1
+ * // return %4
  */
 export const printIR = (ir: IR): string => {
   const lines = ir.ops.map((o) => {

@@ -15,7 +15,18 @@ import { frontEnd, runPipeline, type Pass } from './pipeline.ts';
 import { buildIR } from './trace.ts';
 import { verifyIR } from './verify.ts';
 
-/** A network traced to IR (no shapes inferred yet). */
+/**
+ * A network traced to IR (no activation shapes inferred yet; parameter and state shapes are set).
+ *
+ * @example
+ * import { pipe } from 'fp-ts/function';
+ * import { input, dense } from 'winnow/dsl';
+ * import { trace, type Traced } from 'winnow/compiler';
+ * const traced: Traced = trace(pipe(input([4]), dense(2)));
+ * traced.stage; // 'traced'
+ * traced.ir.ops[1].shape; // [2, 4] (the weight)
+ * traced.ir.ops[3].shape; // undefined (the dense output, until inferShapes)
+ */
 export interface Traced {
   readonly stage: 'traced';
   readonly network: Network;
@@ -23,7 +34,17 @@ export interface Traced {
   asText(): string;
 }
 
-/** A traced network after the compiler's pass pipeline. */
+/**
+ * A traced network after the compiler's pass pipeline.
+ *
+ * @example
+ * import { pipe } from 'fp-ts/function';
+ * import { input, dense } from 'winnow/dsl';
+ * import { trace, lower, type Lowered } from 'winnow/compiler';
+ * const lowered: Lowered = lower(trace(pipe(input([4]), dense(2))));
+ * lowered.passes; // ['inferShapes', 'validate', 'accountParams']
+ * lowered.ir.ops[3].shape; // [2]
+ */
 export interface Lowered {
   readonly stage: 'lowered';
   readonly network: Network;

@@ -6,7 +6,20 @@
 import type { IR } from './ir.ts';
 import { opTable } from './ops/index.ts';
 
-/** Thrown when an IR breaks an invariant: names the pass and every problem. */
+/**
+ * Thrown when an IR breaks an invariant: names the pass and every problem.
+ *
+ * @example
+ * import { pipe } from 'fp-ts/function';
+ * import { input, dense } from 'winnow/dsl';
+ * import { trace, verifyIR, IRError } from 'winnow/compiler';
+ * const { ir } = trace(pipe(input([4]), dense(2)));
+ * try {
+ *   verifyIR({ ...ir, output: 9 }, 'after myPass');
+ * } catch (e) {
+ *   if (e instanceof IRError) console.log(e.problems); // ['output %9 is not defined']
+ * }
+ */
 export class IRError extends Error {
   constructor(readonly where: string, readonly problems: ReadonlyArray<string>) {
     super(`invalid IR ${where}:\n${problems.map((p) => `  ${p}`).join('\n')}`);
@@ -20,7 +33,18 @@ export interface VerifyOptions {
   readonly requireShapes?: boolean;
 }
 
-/** Problems in an IR (empty when valid). */
+/**
+ * Problems in an IR (empty when valid), one line per problem naming the op.
+ *
+ * @example
+ * import { pipe } from 'fp-ts/function';
+ * import { input, dense } from 'winnow/dsl';
+ * import { trace, irProblems } from 'winnow/compiler';
+ * const { ir } = trace(pipe(input([4]), dense(2)));
+ * irProblems(ir); // []
+ * irProblems(ir, { requireShapes: true }); // ['%3 dense: no shape']
+ * irProblems({ ...ir, output: 9 }); // ['output %9 is not defined']
+ */
 export const irProblems = (ir: IR, options: VerifyOptions = {}): string[] => {
   const problems: string[] = [];
   const seenInput: number[] = [];
@@ -66,7 +90,17 @@ export const irProblems = (ir: IR, options: VerifyOptions = {}): string[] => {
   return problems;
 };
 
-/** Throws an `IRError` naming `where` unless the IR is valid. */
+/**
+ * Throws an `IRError` naming `where` unless the IR is valid; returns the IR unchanged otherwise.
+ *
+ * @example
+ * import { pipe } from 'fp-ts/function';
+ * import { input, dense } from 'winnow/dsl';
+ * import { trace, verifyIR } from 'winnow/compiler';
+ * const { ir } = trace(pipe(input([4]), dense(2)));
+ * verifyIR(ir, 'after myPass') === ir; // true
+ * // verifyIR({ ...ir, output: 9 }, 'after myPass') throws IRError "invalid IR after myPass:\n  output %9 is not defined"
+ */
 export const verifyIR = (ir: IR, where: string, options: VerifyOptions = {}): IR => {
   const problems = irProblems(ir, options);
   if (problems.length) throw new IRError(where, problems);

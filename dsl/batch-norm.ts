@@ -18,7 +18,16 @@ export const batchNormRule: LayerRule<BatchNormLayer> = {
   params: (l, s) => (l.affine ? { params: 2 * s[0], nonzero: 2 * s[0] } : { params: 0, nonzero: 0 }),
 };
 
-/** Options of `batchNorm` (PyTorch's defaults). */
+/**
+ * Options of `batchNorm` (PyTorch's defaults): `affine` true, `momentum` 0.1 in (0, 1],
+ * `epsilon` 1e-5 (> 0). An affine layer learns 2 parameters per feature or channel.
+ *
+ * @example
+ * import { pipe } from 'fp-ts/function';
+ * import { input, dense, batchNorm, type BatchNormOptions } from 'winnow/dsl';
+ * const options: BatchNormOptions = { momentum: 0.01, epsilon: 1e-3 };
+ * pipe(input([784]), dense(100), batchNorm(options)).paramCounts; // [78500, 200]
+ */
 export interface BatchNormOptions {
   readonly affine?: boolean;
   readonly momentum?: number;

@@ -13,7 +13,15 @@ import type { BoostSettings } from './layer.ts';
 import { modifyLast, type Network } from './network.ts';
 import { kwtaRule } from './kwta.ts';
 
-/** Default boost settings (the paper's). */
+/**
+ * Default boost settings (the paper's): what `boost` uses for every field it is not given.
+ *
+ * @example
+ * import { pipe } from 'fp-ts/function';
+ * import { input, dense, kwta, boost, defaultBoost } from 'winnow/dsl';
+ * defaultBoost; // { strength: 1.5, strengthFactor: 0.85, dutyCyclePeriod: 1000 }
+ * const net = pipe(input([100]), dense(50), kwta({ k: 5 }), boost({ ...defaultBoost, strength: 2 }));
+ */
 export const defaultBoost: BoostSettings = { strength: 1.5, strengthFactor: 0.85, dutyCyclePeriod: 1000 };
 
 /**

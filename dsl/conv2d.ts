@@ -35,7 +35,18 @@ export const conv2dRule: LayerRule<Conv2dLayer> = {
   },
 };
 
-/** Options of `conv2d`. */
+/**
+ * Options of `conv2d`: `filters` and a square `kernel` (positive integers), `stride` (default 1),
+ * `padding` (zeros on every side, default 0) and `bias` (default true).
+ *
+ * @example
+ * import { pipe } from 'fp-ts/function';
+ * import { input, conv2d, type Conv2dOptions } from 'winnow/dsl';
+ * const options: Conv2dOptions = { filters: 16, kernel: 3, stride: 2, padding: 1, bias: false };
+ * const net = pipe(input([3, 32, 32]), conv2d(options));
+ * net.shapes; // [[16, 16, 16]]
+ * net.paramCounts; // [432] (16 x 3 x 3 x 3, no bias)
+ */
 export interface Conv2dOptions {
   readonly filters: number;
   readonly kernel: number;

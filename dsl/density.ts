@@ -9,14 +9,22 @@
  * other is expected. winnow never says "sparsity" without saying which.
  *
  * @example
- * import type { WeightDensity, ActivationDensity } from 'winnow/dsl/density';
+ * import type { WeightDensity, ActivationDensity } from 'winnow/dsl';
  * const kept: WeightDensity = 0.3;
  * const on: ActivationDensity = 0.1;
  * // const wrong: WeightDensity = on; // compile-time error
  */
 export type WeightDensity = number & { readonly __density?: 'weight' };
 
-/** The fraction of units active after k-winners (`percentOn`). See {@link WeightDensity}. */
+/**
+ * The fraction of units active after k-winners (`percentOn`). See {@link WeightDensity}.
+ *
+ * @example
+ * import { pipe } from 'fp-ts/function';
+ * import { input, dense, kwta, type ActivationDensity } from 'winnow/dsl';
+ * const on: ActivationDensity = 0.05;
+ * const net = pipe(input([784]), dense(1000), kwta({ percentOn: on })); // k = round(1000 x 0.05) = 50
+ */
 export type ActivationDensity = number & { readonly __density?: 'activation' };
 
 /**

@@ -5,7 +5,7 @@
  * (no stack trace) and exits with code 2. Anything else that escapes is a bug.
  *
  * @example
- * import { WinnowError } from 'winnow/dsl/errors';
+ * import { WinnowError } from 'winnow/dsl';
  * try { throw new WinnowError('model', 'layers[0].dense.units: must be a positive integer, got 0'); }
  * catch (e) { if (e instanceof WinnowError) console.log(e.kind, e.message); }
  */
@@ -22,7 +22,19 @@ export class WinnowError extends Error {
   }
 }
 
-/** True when `e` is a user-facing winnow error (as opposed to a bug). */
+/**
+ * True when `e` is a user-facing winnow error (as opposed to a bug), including one thrown by a
+ * separately bundled copy of winnow.
+ *
+ * @example
+ * import { input, isWinnowError } from 'winnow/dsl';
+ * try {
+ *   input([0]);
+ * } catch (e) {
+ *   if (isWinnowError(e)) console.log(e.kind); // 'shape'
+ * }
+ * isWinnowError(new Error('a bug')); // false
+ */
 export const isWinnowError = (e: unknown): e is WinnowError =>
   e instanceof WinnowError ||
   // A network module bundled separately (winnow inspect net.ts) carries its own copy of this class.
@@ -32,7 +44,7 @@ export const isWinnowError = (e: unknown): e is WinnowError =>
  * A shape mismatch or impossible layer setting found while building a network; says which layer.
  *
  * @example
- * import { ShapeError } from 'winnow/dsl/errors';
+ * import { ShapeError } from 'winnow/dsl';
  * const e = new ShapeError(3, 'dense', 'expects a vector input [n], got [32, 12, 12]');
  * e.message; // "layer 3 (dense): expects a vector input [n], got [32, 12, 12]"
  */

@@ -17,7 +17,16 @@ import type { KwtaLayer, OpenKind } from './layer.ts';
 import { appendLayer, type LayerRule, type Network } from './network.ts';
 import { formatShape, shapeSize, type Shape } from './shape.ts';
 
-/** Resolved sizes of a k-winners layer on an input shape. */
+/**
+ * Resolved sizes of a k-winners layer on an input shape (what `kwtaSizes` gives).
+ *
+ * @example
+ * import * as E from 'fp-ts/Either';
+ * import { kwtaSizes, type KwtaSizes } from 'winnow/dsl';
+ * // local k-winners on a [64, 4, 4] feature map: 16 positions, 6 of 64 channels win at each
+ * const sizes: E.Either<string, KwtaSizes> = kwtaSizes({ kind: 'kwta', percentOn: 0.1, kInferenceFactor: 1.5, local: true, breakTies: false, relu: false }, [64, 4, 4]);
+ * // E.right({ n: 64, groups: 16, k: 6, kInference: 9, dutyCycles: 64 })
+ */
 export interface KwtaSizes {
   /** Units competing in one group (C x H x W globally, C per position when local). */
   readonly n: number;
@@ -35,7 +44,7 @@ export interface KwtaSizes {
  * Resolves k, k at inference and the group sizes of a k-winners layer, or says why it cannot.
  *
  * @example
- * import { kwtaSizes } from 'winnow/dsl/kwta';
+ * import { kwtaSizes } from 'winnow/dsl';
  * kwtaSizes({ kind: 'kwta', k: 400, kInferenceFactor: 1.5, local: false, breakTies: false, relu: false }, [32, 12, 12]);
  * // Right({ n: 4608, groups: 1, k: 400, kInference: 600, dutyCycles: 32 })
  */
@@ -70,7 +79,18 @@ interface KwtaCommon {
   readonly name?: string;
 }
 
-/** Options of `kwta`: exactly one of `percentOn` (activation density) and `k`. */
+/**
+ * Options of `kwta`: exactly one of `percentOn` (activation density) and `k`, plus
+ * `kInferenceFactor` (default 1.5), `local`, `breakTies` and `relu` (default false) and `name`.
+ *
+ * @example
+ * import { pipe } from 'fp-ts/function';
+ * import { input, dense, kwta, type KwtaOptions } from 'winnow/dsl';
+ * const byDensity: KwtaOptions = { percentOn: 0.1 };
+ * const byCount: KwtaOptions = { k: 20, kInferenceFactor: 2, breakTies: true };
+ * // const both: KwtaOptions = { percentOn: 0.1, k: 20 }; // compile-time error
+ * pipe(input([784]), dense(200), kwta(byDensity)).layers[1]; // { kind: 'kwta', percentOn: 0.1, kInferenceFactor: 1.5, local: false, breakTies: false, relu: false }
+ */
 export type KwtaOptions =
   | (KwtaCommon & { readonly percentOn: ActivationDensity; readonly k?: never })
   | (KwtaCommon & { readonly k: number; readonly percentOn?: never });

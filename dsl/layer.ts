@@ -3,7 +3,7 @@
  * its combinator and its shape rule (`dense.ts`, `kwta.ts`, ...); this module only names them.
  *
  * @example
- * import type { Layer } from 'winnow/dsl/layer';
+ * import type { Layer } from 'winnow/dsl';
  * const l: Layer = { kind: 'relu' };
  */
 import type { ActivationDensity, WeightDensity } from './density.ts';
@@ -105,7 +105,16 @@ export interface SoftmaxCrossEntropyLayer {
   readonly name?: string;
 }
 
-/** Any layer. */
+/**
+ * Any layer: a union discriminated by `kind` (what `Network.layers` holds). The per-kind
+ * interfaces above are plain data; the combinators fill in every default.
+ *
+ * @example
+ * import { pipe } from 'fp-ts/function';
+ * import { input, dense, sparse, relu, type Layer } from 'winnow/dsl';
+ * const describe = (l: Layer): string => (l.kind === 'dense' ? `dense ${l.units} keeping ${l.weightDensity}` : l.kind);
+ * pipe(input([784]), dense(100), sparse(0.5), relu).layers.map(describe); // ['dense 100 keeping 0.5', 'relu']
+ */
 export type Layer =
   | DenseLayer
   | Conv2dLayer
@@ -117,16 +126,44 @@ export type Layer =
   | DropoutLayer
   | SoftmaxCrossEntropyLayer;
 
-/** The kind tag of a layer. */
+/**
+ * The kind tag of a layer.
+ *
+ * @example
+ * import { pipe } from 'fp-ts/function';
+ * import { input, dense, relu, type LayerKind } from 'winnow/dsl';
+ * const kinds: LayerKind[] = pipe(input([4]), dense(3), relu).layers.map((l) => l.kind); // ['dense', 'relu']
+ */
 export type LayerKind = Layer['kind'];
 
-/** Layers that own a weight tensor (what `sparse` and `dropconnect` apply to). */
+/**
+ * Layers that own a weight tensor (what `sparse` and `dropconnect` apply to).
+ *
+ * @example
+ * import { pipe } from 'fp-ts/function';
+ * import { input, dense, sparse, type Network, type WeightedKind } from 'winnow/dsl';
+ * const halfSparse = <K extends WeightedKind>(net: Network<K>): Network<K> => sparse(0.5)(net);
+ * pipe(input([784]), dense(100), halfSparse); // halfSparse after relu is a compile-time error
+ */
 export type WeightedKind = 'dense' | 'conv2d';
 
-/** Every kind after which more layers may follow (everything but the head). */
+/**
+ * Every kind after which more layers may follow (everything but the head).
+ *
+ * @example
+ * import type { OpenKind } from 'winnow/dsl';
+ * const open: OpenKind = 'input';
+ * // const closed: OpenKind = 'softmaxCrossEntropy'; // compile-time error
+ */
 export type OpenKind = 'input' | Exclude<LayerKind, 'softmaxCrossEntropy'>;
 
-/** Every layer kind, in a stable order. */
+/**
+ * Every layer kind, in a stable order. `winnow/dsl` re-exports it as a type only.
+ *
+ * @example
+ * import type { layerKinds, LayerKind } from 'winnow/dsl';
+ * type Kind = (typeof layerKinds)[number]; // the same union as LayerKind
+ */
 export const layerKinds: ReadonlyArray<LayerKind> = [
   'dense', 'conv2d', 'maxPool2d', 'flatten', 'relu', 'batchNorm', 'kwta', 'dropout', 'softmaxCrossEntropy',
 ];

@@ -14,7 +14,7 @@
  * `layers[3].kwta.percentOn: must be in (0, 1), got 1.2`. Sizes are bounded by `limits`.
  *
  * @example
- * import { modelFromJSON, modelToJSON } from 'winnow/dsl/model-file';
+ * import { modelFromJSON, modelToJSON } from 'winnow/dsl';
  * const net = modelFromJSON({ input: [4], layers: [{ dense: { units: 2 } }, { softmaxCrossEntropy: {} }] });
  * modelToJSON(net).layers[0]; // { dense: { units: 2, weightDensity: 1, dropconnect: 0, bias: true } }
  */
@@ -40,7 +40,16 @@ import { relu } from './relu.ts';
 import { softmaxCrossEntropy } from './softmax-cross-entropy.ts';
 import { sparse } from './sparse.ts';
 
-/** The format tag written into every model file. */
+/**
+ * The format tag written into every model file (optional when reading; any other value is an
+ * error).
+ *
+ * @example
+ * import { pipe } from 'fp-ts/function';
+ * import { input, dense, modelFormat, modelToJSON } from 'winnow/dsl';
+ * modelFormat; // 'winnow.model/1'
+ * modelToJSON(pipe(input([4]), dense(2))).format === modelFormat; // true
+ */
 export const modelFormat = 'winnow.model/1';
 
 const show = showValue;
@@ -292,7 +301,7 @@ const withName = (net: Network<any>, name: string | undefined): Network<any> => 
  * with its JSON path and the rule broken.
  *
  * @example
- * import { decodeModel } from 'winnow/dsl/model-file';
+ * import { decodeModel } from 'winnow/dsl';
  * decodeModel({ input: [4], layers: [{ dense: { units: 0 } }] });
  * // Left(['layers[0].dense.units: must be a positive integer, got 0'])
  */
@@ -325,7 +334,7 @@ export const decodeModel = (json: unknown): E.Either<ReadonlyArray<string>, Netw
  * Decodes a model from parsed JSON, throwing a `WinnowError('model')` that lists every problem.
  *
  * @example
- * import { modelFromJSON } from 'winnow/dsl/model-file';
+ * import { modelFromJSON } from 'winnow/dsl';
  * const net = modelFromJSON({ input: [784], layers: [{ dense: { units: 10 } }, { softmaxCrossEntropy: {} }] });
  */
 export const modelFromJSON = (json: unknown, source = 'model'): Network => {
@@ -346,7 +355,7 @@ const modelProblems = (source: string, problems: ReadonlyArray<string>): WinnowE
  * `WinnowError('model')` naming the file and every problem.
  *
  * @example
- * import { readModelFile } from 'winnow/dsl/model-file';
+ * import { readModelFile } from 'winnow/dsl';
  * const net = readModelFile('examples/models/sparse-mlp.json');
  */
 export const readModelFile = (path: string): Network => {
@@ -378,8 +387,7 @@ const layerToJSON = (l: Layer): Record<string, unknown> => {
  *
  * @example
  * import { pipe } from 'fp-ts/function';
- * import { input, dense, softmaxCrossEntropy } from 'winnow/dsl';
- * import { modelToJSON } from 'winnow/dsl/model-file';
+ * import { input, dense, softmaxCrossEntropy, modelToJSON } from 'winnow/dsl';
  * JSON.stringify(modelToJSON(pipe(input([4]), dense(2), softmaxCrossEntropy)));
  */
 export const modelToJSON = (net: Network<any>): ModelJSON => ({
@@ -390,7 +398,15 @@ export const modelToJSON = (net: Network<any>): ModelJSON => ({
   ...(net.training !== undefined ? { training: { ...net.training } } : {}),
 });
 
-/** The JSON form of a model file. */
+/**
+ * The JSON form of a model file: what `modelToJSON` writes (every field, `format` included);
+ * `modelFromJSON` also accepts files without `format` or with fields left at their defaults.
+ *
+ * @example
+ * import { modelFromJSON, type ModelJSON } from 'winnow/dsl';
+ * const json: ModelJSON = { format: 'winnow.model/1', input: [4], layers: [{ dense: { units: 2 } }, { softmaxCrossEntropy: {} }] };
+ * modelFromJSON(json).shapes; // [[2], [2]]
+ */
 export interface ModelJSON {
   readonly format: string;
   readonly name?: string;

@@ -14,7 +14,16 @@ import { ShapeError, WinnowError } from './errors.ts';
 import type { Layer, LayerKind } from './layer.ts';
 import { formatShape, shapeSize, type Shape } from './shape.ts';
 
-/** Training hyperparameters a model file may carry as defaults (CLI flags override them). */
+/**
+ * Training hyperparameters a model file may carry as defaults (CLI flags override them). Attach
+ * them with `withTraining`; each is checked (for example `lrGamma` in (0, 1], `momentum` in [0, 1)).
+ *
+ * @example
+ * import { pipe } from 'fp-ts/function';
+ * import { input, dense, softmaxCrossEntropy, withTraining, type TrainingDefaults } from 'winnow/dsl';
+ * const training: TrainingDefaults = { epochs: 10, batchSize: 64, lr: 0.02, lrGamma: 0.8 };
+ * pipe(input([784]), dense(10), softmaxCrossEntropy, withTraining(training)).training; // { epochs: 10, batchSize: 64, lr: 0.02, lrGamma: 0.8 }
+ */
 export interface TrainingDefaults {
   readonly epochs?: number;
   readonly batchSize?: number;
@@ -29,6 +38,13 @@ export interface TrainingDefaults {
  * A network whose last layer has kind `K` (`'input'` when it has no layers yet). The phantom
  * `last` lets TypeScript reject `boost` after anything but `kwta`, `sparse` after anything
  * without weights, and any layer after the `softmaxCrossEntropy` head.
+ *
+ * @example
+ * import { pipe } from 'fp-ts/function';
+ * import { input, dense, kwta, type Network } from 'winnow/dsl';
+ * const net: Network<'kwta'> = pipe(input([784]), dense(100), kwta({ percentOn: 0.1 }));
+ * net.shapes; // [[100], [100]]
+ * net.paramCounts; // [78500, 0]
  */
 export interface Network<K extends LayerKind | 'input' = LayerKind | 'input'> {
   readonly _tag: 'Network';
@@ -47,7 +63,15 @@ export interface Network<K extends LayerKind | 'input' = LayerKind | 'input'> {
   readonly training?: TrainingDefaults;
 }
 
-/** Limits that keep a model (file) from making the process allocate absurd memory. */
+/**
+ * Limits that keep a model (file) from making the process allocate absurd memory. The DSL and
+ * the model-file decoder both refuse a network over any of them.
+ *
+ * @example
+ * import { input, limits } from 'winnow/dsl';
+ * limits.maxParams; // 67108864
+ * // input([limits.maxDimension + 1]) throws "input: shape must be [n] or [c, h, w] of positive integers <= 65536, got [65537]"
+ */
 export const limits = {
   /** Most layers in a network. */
   maxLayers: 256,
@@ -91,7 +115,15 @@ export const input = (shape: Shape, options: { readonly name?: string } = {}): N
   return { _tag: 'Network', last: 'input', input: [...shape], layers: [], shapes: [], paramCounts: [], ...(options.name !== undefined ? { name: options.name } : {}) };
 };
 
-/** The output shape of a network so far (its input shape when it has no layers). */
+/**
+ * The output shape of a network so far (its input shape when it has no layers).
+ *
+ * @example
+ * import { pipe } from 'fp-ts/function';
+ * import { input, conv2d, maxPool2d, outputShape } from 'winnow/dsl';
+ * outputShape(pipe(input([1, 28, 28]), conv2d({ filters: 32, kernel: 5 }), maxPool2d(2))); // [32, 12, 12]
+ * outputShape(input([784])); // [784]
+ */
 export const outputShape = (net: Network<any>): Shape => (net.shapes.length ? net.shapes[net.shapes.length - 1] : net.input);
 
 const checkName = (where: string, name: string): void => {

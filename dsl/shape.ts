@@ -3,16 +3,28 @@
  * images and feature maps.
  *
  * @example
- * import { shapeSize, formatShape } from 'winnow/dsl/shape';
+ * import { shapeSize, formatShape } from 'winnow/dsl';
  * shapeSize([32, 12, 12]); // 4608
  * formatShape([32, 12, 12]); // "[32, 12, 12]"
  */
 export type Shape = ReadonlyArray<number>;
 
-/** Number of elements of a per-sample shape. */
+/**
+ * Number of elements of a per-sample shape.
+ *
+ * @example
+ * import { shapeSize } from 'winnow/dsl';
+ * shapeSize([64, 4, 4]); // 1024
+ */
 export const shapeSize = (s: Shape): number => s.reduce((a, b) => a * b, 1);
 
-/** `[32, 12, 12]` */
+/**
+ * A shape as it reads in messages: `[32, 12, 12]`.
+ *
+ * @example
+ * import { formatShape } from 'winnow/dsl';
+ * formatShape([32, 12, 12]); // '[32, 12, 12]'
+ */
 export const formatShape = (s: Shape): string => `[${s.join(', ')}]`;
 
 /** True for a `[c, h, w]` shape. */
