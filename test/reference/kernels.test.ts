@@ -178,3 +178,9 @@ describe('k-winners', () => {
     }
   });
 });
+
+describe('flatten gradient', () => {
+  it('passes the gradient through unchanged (finite differences)', () => {
+    for (const c of gradCheck(identityKernel, { op: testOp('flatten', {}, [12]), inputs: [random(24, 11)], inShapes: [[3, 2, 2]], batch: 2 }, [0])) expect(c.relError).toBeLessThan(1e-7);
+  });
+});
