@@ -1,0 +1,80 @@
+/**
+ * The parity suite: every backend under test must match the oracle — the reference backend in
+ * float64 — on a full training step of every example network, from the same initial state and the
+ * same batch: logits, loss, every updated parameter and every duty cycle within 1e-4 relative
+ * error (norm-wise). The suite runs unchanged against each entry of `backends`; backends added by
+ * later work register here.
+ */
+import { describe, expect, it } from 'vitest';
+import { lower, trace } from '../../compiler/index.ts';
+import { readModelFile } from '../../dsl/index.ts';
+import { createModel, type Model } from '../../runtime/backend.ts';
+import { loadMnist, normalizeInto } from '../../runtime/mnist.ts';
+import { allocFloat, initModelState, type FloatType, type ModelState } from '../../runtime/model-state.ts';
+import { Rng } from '../../runtime/rng.ts';
+
+interface BackendUnderTest {
+  readonly name: string;
+  readonly backend: string;
+  readonly dtype: FloatType;
+}
+
+const backends: ReadonlyArray<BackendUnderTest> = [{ name: 'reference (float32)', backend: 'reference', dtype: 'float32' }];
+
+const models = ['dense-mlp', 'dropout-mlp', 'sparse-mlp', 'dense-cnn1', 'dense-cnn2', 'sparse-cnn1', 'sparse-cnn2'];
+
+/** The same initial state in another float type (masks shared). */
+const copyAs = (dtype: FloatType, data: ArrayLike<number>) => {
+  const out = allocFloat(dtype, data.length);
+  out.set(data);
+  return out;
+};
+const convert = (s: ModelState, dtype: FloatType): ModelState => ({
+  dtype,
+  tensors: new Map([...s.tensors].map(([k, t]) => [k, { ...t, data: copyAs(dtype, t.data) }])),
+  masks: s.masks,
+  momentum: new Map([...s.momentum].map(([k, m]) => [k, copyAs(dtype, m)])),
+});
+
+const relError = (a: ArrayLike<number>, b: ArrayLike<number>): number => {
+  let diff = 0;
+  let norm = 0;
+  for (let i = 0; i < b.length; i++) {
+    diff += (a[i] - b[i]) ** 2;
+    norm += b[i] ** 2;
+  }
+  return Math.sqrt(diff) / Math.max(Math.sqrt(norm), 1e-30);
+};
+
+const set = loadMnist('train', { limit: 8 });
+const batch = 8;
+const x = normalizeInto(set.pixels, Array.from({ length: batch }, (_, i) => i), new Float32Array(batch * 784));
+const labels = set.labels.slice(0, batch);
+
+/** One training step (after a first warm-up step, so momentum and duty cycles are live). */
+const step = (model: Model) => {
+  const sgd = { lr: 0.01, momentum: 0.9, weightDecay: 1e-4 };
+  const rng = Rng.fromSeed(3, 2);
+  model.trainStep(x, labels, batch, sgd, batch, rng);
+  const logits = Float64Array.from(model.predict(x, batch));
+  const r = model.trainStep(x, labels, batch, sgd, 2 * batch, rng);
+  return { logits, loss: r.loss, state: model.state };
+};
+
+for (const b of backends) {
+  describe(`parity: ${b.name} vs reference (float64)`, () => {
+    for (const name of models) {
+      it(`${name}: a full training step`, () => {
+        const lowered = lower(trace(readModelFile(`examples/models/${name}.json`)));
+        const init = initModelState(lowered, { seed: 11, dtype: 'float64' });
+        const oracle = step(createModel('reference', lowered, convert(init, 'float64')));
+        const tested = step(createModel(b.backend, lowered, convert(init, b.dtype)));
+        expect(relError(tested.logits, oracle.logits), 'logits').toBeLessThan(1e-4);
+        expect(Math.abs(tested.loss - oracle.loss) / oracle.loss, 'loss').toBeLessThan(1e-4);
+        for (const [tensor, t] of oracle.state.tensors) {
+          expect(relError(tested.state.tensors.get(tensor)!.data, t.data), tensor).toBeLessThan(1e-4);
+        }
+      });
+    }
+  });
+}
