@@ -17,7 +17,7 @@ import { lower, trace, type Lowered } from '../compiler/index.ts';
 import { WinnowError } from '../dsl/errors.ts';
 import type { Network } from '../dsl/network.ts';
 import { createModel, type Model } from './backend.ts';
-import { saveCheckpoint, type CheckpointMeta, type EpochMetrics, type Hyperparameters, type LoadedRun } from './checkpoint/checkpoint.ts';
+import { saveCheckpoint, type EpochMetrics, type Hyperparameters, type LoadedRun, type PartialEpoch } from './checkpoint/checkpoint.ts';
 import { evaluate } from './evaluate.ts';
 import { loadMnist, normalizeInto, type MnistSet } from './mnist.ts';
 import { decayBoostStrengths, initModelState, type FloatType } from './model-state.ts';
@@ -79,14 +79,14 @@ export const train = async (config: TrainConfig): Promise<TrainResult> => {
   const testSet = config.skipTest ? undefined : (config.testSet ?? loadMnist('test', config.testLimit !== undefined ? { limit: config.testLimit } : {}));
   const resumed = config.resume?.meta;
   const progress = { ...(resumed?.progress ?? { epochsDone: 0, batchInEpoch: 0, samplesSeen: 0, step: 0 }) };
-  const partial = { ...(resumed && resumed.interrupted ? (resumed as CheckpointMeta & { partial?: Partial<Record<string, number>> }).partial : undefined) };
+  let partial: PartialEpoch | undefined = resumed?.interrupted ? resumed.partial : undefined;
   const dropoutRng = resumed ? Rng.fromState(resumed.rng.dropout) : Rng.fromSeed(seed, 2);
   const metrics: EpochMetrics[] = [...(resumed?.metrics ?? [])];
   const n = trainSet.count;
   const x = new Float32Array(Math.max(hyper.batchSize, hyper.firstEpochBatchSize) * 784);
   const labels = new Uint8Array(Math.max(hyper.batchSize, hyper.firstEpochBatchSize));
 
-  const save = (interrupted: boolean, extra: Record<string, number> = {}) => {
+  const save = (interrupted: boolean, extra?: PartialEpoch) => {
     if (!config.out) return;
     saveCheckpoint(config.out, config.network, state, {
       hyperparameters: hyper,
@@ -96,8 +96,8 @@ export const train = async (config: TrainConfig): Promise<TrainResult> => {
       rng: { dropout: dropoutRng.state() },
       metrics,
       interrupted,
-      ...(interrupted ? { partial: extra } : {}),
-    } as Omit<CheckpointMeta, 'format' | 'model' | 'dtype'>);
+      ...(interrupted && extra ? { partial: extra } : {}),
+    });
   };
 
   for (let epoch = progress.epochsDone; epoch < hyper.epochs; epoch++) {
@@ -105,10 +105,10 @@ export const train = async (config: TrainConfig): Promise<TrainResult> => {
     const order = Rng.fromSeed(seed, 1000 + epoch).shuffle(Int32Array.from({ length: n }, (_, i) => i));
     const lr = hyper.lr * hyper.lrGamma ** epoch;
     const batches = Math.ceil(n / batchSize);
-    let lossSum = partial.lossSum ?? 0;
-    let correct = partial.correct ?? 0;
-    let samples = partial.samples ?? 0;
-    const secondsBefore = partial.seconds ?? 0;
+    let lossSum = partial?.lossSum ?? 0;
+    let correct = partial?.correct ?? 0;
+    let samples = partial?.samples ?? 0;
+    const secondsBefore = partial?.seconds ?? 0;
     const started = performance.now();
     let lastYield = started;
     let lastReport = 0;
@@ -154,7 +154,7 @@ export const train = async (config: TrainConfig): Promise<TrainResult> => {
     metrics.push(m);
     progress.epochsDone = epoch + 1;
     progress.batchInEpoch = 0;
-    for (const key of Object.keys(partial)) delete partial[key];
+    partial = undefined;
     save(false);
     config.onEpoch?.(m);
     if (config.signal?.aborted) return { model, lowered, metrics, interrupted: true, ...(config.out ? { checkpoint: config.out } : {}) };

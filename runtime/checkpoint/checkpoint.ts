@@ -54,7 +54,11 @@ export const epochMetricsCodec = t.strict({
 });
 export type EpochMetrics = t.TypeOf<typeof epochMetricsCodec>;
 
-const metaCodec = t.strict({
+/** Sums of an epoch interrupted part-way, so its metrics continue on resume. */
+export const partialEpochCodec = t.strict({ lossSum: finite, correct: nat, samples: nat, seconds: finite });
+export type PartialEpoch = t.TypeOf<typeof partialEpochCodec>;
+
+const metaCodec = t.intersection([t.strict({
   format: t.literal(runFormat),
   model: t.unknown,
   hyperparameters: hyperparametersCodec,
@@ -65,7 +69,7 @@ const metaCodec = t.strict({
   rng: t.strict({ dropout: t.tuple([uint32, uint32, uint32, uint32]) }),
   metrics: t.array(epochMetricsCodec),
   interrupted: t.boolean,
-});
+}), t.partial({ partial: partialEpochCodec })]);
 
 /** Everything in a checkpoint's manifest besides the tensors. */
 export type CheckpointMeta = t.TypeOf<typeof metaCodec>;
@@ -87,7 +91,13 @@ export const saveCheckpoint = (dir: string, network: Network, state: ModelState,
   writeCheckpoint(dir, { format: runFormat, model: modelToJSON(network), dtype: state.dtype, ...meta }, tensors);
 };
 
-const pathOf = (c: t.Context): string => c.slice(1).map((e) => e.key).join('.') || '(root)';
+/** `progress.epochsDone` from an io-ts context (intersection members add no path segment). */
+const pathOf = (c: t.Context): string =>
+  c
+    .slice(1)
+    .filter((_, i) => (c[i].type as { _tag?: string })._tag !== 'IntersectionType')
+    .map((e) => e.key)
+    .join('.') || '(root)';
 
 /** Reads, verifies and rebuilds a run checkpoint. */
 export const loadCheckpoint = (dir: string): LoadedRun => {

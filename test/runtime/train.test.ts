@@ -96,6 +96,9 @@ describe('training on the reference backend', () => {
     const rest = await train({ ...base, out: dir, resume: saved });
     expect(rest.interrupted).toBe(false);
     expect(bits(rest.model.state)).toEqual(bits(full.model.state));
+    // the interrupted epoch's loss and accuracy continue from the sums saved with it
+    const summary = (ms: ReadonlyArray<{ loss: number; trainAccuracy: number; testAccuracy: number | null }>) => ms.map((m) => [m.loss, m.trainAccuracy, m.testAccuracy]);
+    expect(summary(rest.metrics)).toEqual(summary(full.metrics));
   });
 
   it('a NaN loss stops training naming the step and the first non-finite layer; the last good checkpoint is kept', async () => {
