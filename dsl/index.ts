@@ -11,6 +11,15 @@
  *   dense(10), softmaxCrossEntropy,
  * );
  */
+/**
+ * fp-ts's `pipe`, re-exported so that a network module needs one import (it also resolves in
+ * plain Node ESM, where the `fp-ts/function` subpath does not).
+ *
+ * @example
+ * import { pipe, input, dense } from 'winnow/dsl';
+ * pipe(input([4]), dense(2)).shapes; // [[2]]
+ */
+export { pipe } from 'fp-ts/lib/function.js';
 export { batchNorm, type BatchNormOptions } from './batch-norm.ts';
 export { boost, defaultBoost } from './boost.ts';
 export { conv2d, type Conv2dOptions } from './conv2d.ts';
