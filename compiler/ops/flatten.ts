@@ -1,0 +1,8 @@
+/**
+ * `flatten`: a reshape to a vector (same memory).
+ */
+import { flattenRule } from '../../dsl/flatten.ts';
+import { layerShape, type OpDef } from './op-def.ts';
+
+/** The `flatten` op. */
+export const flattenOp: OpDef = { name: 'flatten', arity: [1, 1], attrs: {}, inferShape: layerShape('flatten', flattenRule) };

@@ -1,0 +1,8 @@
+/**
+ * `maxPool2d`: max over size x size windows with stride size.
+ */
+import { maxPool2dRule } from '../../dsl/max-pool2d.ts';
+import { layerShape, type OpDef } from './op-def.ts';
+
+/** The `maxPool2d` op. */
+export const maxPool2dOp: OpDef = { name: 'maxPool2d', arity: [1, 1], attrs: { size: 'int' }, inferShape: layerShape('maxPool2d', maxPool2dRule) };
