@@ -4,7 +4,7 @@
  * `winnow train: --epochs must be a positive integer, got "abc"`.
  */
 import { parseArgs } from 'node:util';
-import { checks, violation, type Check } from '../../dsl/checks.ts';
+import { violation, type Check } from '../../dsl/checks.ts';
 import { WinnowError } from '../../dsl/errors.ts';
 
 /** A flag's type. */
