@@ -1,6 +1,7 @@
 /**
- * Loads a network from a model file (`.json`) or from a module (`.ts`, `.mts`, `.js`, `.mjs`)
- * whose default export is a network built with the DSL. Modules are bundled with esbuild (so
+ * Loads a network from a model file (`.json`), from a module (`.ts`, `.mts`, `.js`, `.mjs`)
+ * whose default export is a network built with the DSL, or from a checkpoint directory (the
+ * model it was trained with). Modules are bundled with esbuild (so
  * TypeScript works without a loader) and imported; what they export is re-validated through the
  * model codec, so a hand-made object cannot slip past the DSL's rules.
  *
@@ -14,6 +15,8 @@ import { dirname, extname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { isWinnowError, WinnowError } from '../dsl/errors.ts';
 import { modelFromJSON, modelToJSON, readModelFile } from '../dsl/model-file.ts';
+import { loadCheckpoint } from './checkpoint/checkpoint.ts';
+import { isCheckpointDir } from './checkpoint/store.ts';
 import type { Network } from '../dsl/network.ts';
 
 const moduleExtensions = new Set(['.ts', '.mts', '.js', '.mjs']);
@@ -33,7 +36,10 @@ const packageRoot = (): string => {
 export const loadNetwork = async (path: string): Promise<Network> => {
   const ext = extname(path).toLowerCase();
   if (!existsSync(path)) throw new WinnowError('model', `${path}: no such file`);
-  if (statSync(path).isDirectory()) throw new WinnowError('model', `${path}: is a directory, not a model file`);
+  if (statSync(path).isDirectory()) {
+    if (isCheckpointDir(path)) return loadCheckpoint(path).network;
+    throw new WinnowError('model', `${path}: is a directory without a checkpoint, not a model file`);
+  }
   if (ext === '.json') return readModelFile(path);
   if (!moduleExtensions.has(ext)) {
     throw new WinnowError('model', `${path}: expected a .json model file or a .ts/.js module, got a ${ext || 'file without extension'}`);

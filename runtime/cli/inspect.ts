@@ -11,6 +11,7 @@ import { formatTable, thousands } from './table.ts';
 export const inspectSpec: CommandSpec = {
   name: 'inspect',
   positionals: ['model'],
+  // <model>: a .json model file, a .ts/.js module exporting a network, or a checkpoint directory
   flags: {
     ir: { type: 'bool', help: 'print the IR (traced and lowered stages)' },
     json: { type: 'bool', help: 'print one JSON object instead of the table' },

@@ -38,6 +38,15 @@ describe('winnow train / eval', () => {
     expect(text.stdout).toMatch(/noise score: [\d,]+ of 1,100/);
   });
 
+  it('inspect reads the model of a checkpoint directory', () => {
+    const r = winnow(['inspect', dir, '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout).totals).toEqual({ params: 1_796_010, nonzeroParams: 904_010 });
+    const notCheckpoint = winnow(['inspect', tmp()]);
+    expect(notCheckpoint.code).toBe(2);
+    expect(notCheckpoint.stderr).toMatch(/is a directory without a checkpoint, not a model file/);
+  });
+
   it('resumes to a later epoch', () => {
     const r = winnow(['train', '--resume', dir, '--epochs', '2', '--json', '--test-limit', '100']);
     expect(r.code, r.stderr).toBe(0);
