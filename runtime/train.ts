@@ -17,6 +17,7 @@ import { lower, trace, type Lowered } from '../compiler/index.ts';
 import { WinnowError } from '../dsl/errors.ts';
 import type { Network } from '../dsl/network.ts';
 import { createModel, type Model } from './backend.ts';
+import { ensureCheckpointDir } from './checkpoint/store.ts';
 import { saveCheckpoint, type EpochMetrics, type Hyperparameters, type LoadedRun, type PartialEpoch } from './checkpoint/checkpoint.ts';
 import { evaluate } from './evaluate.ts';
 import { loadMnist, normalizeInto, type MnistSet } from './mnist.ts';
@@ -75,6 +76,7 @@ export const train = async (config: TrainConfig): Promise<TrainResult> => {
   const lowered = config.resume?.lowered ?? lower(trace(config.network));
   const state = config.resume?.state ?? initModelState(lowered, { seed, dtype: config.dtype ?? 'float32' });
   const model = createModel(config.backend, lowered, state);
+  if (config.out) ensureCheckpointDir(config.out); // a bad --out fails before any work is done
   const trainSet = config.trainSet ?? loadMnist('train', hyper.trainLimit !== null ? { limit: hyper.trainLimit } : {});
   const testSet = config.skipTest ? undefined : (config.testSet ?? loadMnist('test', config.testLimit !== undefined ? { limit: config.testLimit } : {}));
   const resumed = config.resume?.meta;

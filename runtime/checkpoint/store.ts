@@ -382,6 +382,47 @@ function writeFileAtomic(tmp: string, final: string, body: (fd: number) => void)
 }
 
 /**
+ * Creates `dir` and any missing parents one level at a time. (Node's `mkdirSync(dir, { recursive:
+ * true })` never returns for some paths, such as one under /proc; one level at a time fails fast.)
+ */
+function makeDirs(dir: string): void {
+  const missing: string[] = [];
+  let d = dir;
+  while (statSync(d, { throwIfNoEntry: false }) === undefined) {
+    missing.unshift(d);
+    const up = dirname(d);
+    if (up === d) break;
+    d = up;
+  }
+  for (const m of missing) mkdirSync(m);
+}
+
+/**
+ * Makes sure `dir` can hold a checkpoint: creates it (and its parents) if missing, or throws a
+ * `WinnowError('checkpoint')` at once if it cannot be created or is not a directory. Training
+ * calls it before the first step, so a bad `--out` costs no work.
+ *
+ * @example
+ * ensureCheckpointDir('runs/sparse-mlp');
+ */
+export function ensureCheckpointDir(dir: string): void {
+  let created = false;
+  try {
+    const st = statSync(dir, { throwIfNoEntry: false });
+    if (st === undefined) {
+      makeDirs(resolve(dir));
+      created = true;
+    } else if (!st.isDirectory()) {
+      fail(dir, 'exists but is not a directory');
+    }
+  } catch (e) {
+    if (e instanceof WinnowError) throw e;
+    fail(dir, `cannot create the directory: ${errMessage(e)}`);
+  }
+  if (created) fsyncDir(dirname(resolve(dir)));
+}
+
+/**
  * Writes a checkpoint to `dir` atomically, replacing any checkpoint already there.
  *
  * The directory is created if needed. The tensors go to a new `tensors-<generation>.bin`
@@ -410,20 +451,7 @@ export function writeCheckpoint(
   if (typeof tensors !== 'object' || tensors === null) fail(dir, 'tensors must be a Map or an object of { data, shape }');
   const { planned, total } = planTensors(dir, tensors);
 
-  let created = false;
-  try {
-    const st = statSync(dir, { throwIfNoEntry: false });
-    if (st === undefined) {
-      mkdirSync(dir, { recursive: true });
-      created = true;
-    } else if (!st.isDirectory()) {
-      fail(dir, 'exists but is not a directory');
-    }
-  } catch (e) {
-    if (e instanceof WinnowError) throw e;
-    fail(dir, `cannot create the directory: ${errMessage(e)}`);
-  }
-  if (created) fsyncDir(dirname(resolve(dir)));
+  ensureCheckpointDir(dir);
 
   const generation = lastGeneration(readdirSync(dir)) + 1;
   const dataFile = `tensors-${generation}.bin`;

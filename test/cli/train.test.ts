@@ -68,6 +68,9 @@ describe('winnow train / eval', () => {
       [['train'], /expects <model> \(or --resume <checkpoint-dir>\)/],
       [['eval', join(tmp(), 'nothing')], /checkpoint .*nothing/],
       [['eval', dir, '--test-limit', '0'], /--test-limit must be a positive integer, got 0/],
+      // a bad --out fails at once, before any training
+      [['train', 'examples/models/dense-mlp.json', '--out', 'package.json', ...quick], /checkpoint package\.json: exists but is not a directory/],
+      [['train', 'examples/models/dense-mlp.json', '--out', '/proc/winnow/run', ...quick], /checkpoint \/proc\/winnow\/run: cannot create the directory/],
     ] as const) {
       const r = winnow(args);
       expect(r.code, `${args.join(' ')}: ${r.stderr}`).toBe(2);
