@@ -124,6 +124,8 @@ export const trainCommand = async (argv: ReadonlyArray<string>, out: (s: string)
         log(`epoch ${m.epoch}/${hyper.epochs}  loss ${m.loss.toFixed(4)}  train ${(m.trainAccuracy * 100).toFixed(2)}%  test ${m.testAccuracy === null ? '-' : `${(m.testAccuracy * 100).toFixed(2)}%`}  ${m.seconds.toFixed(1)} s  ${m.samplesPerSecond.toFixed(0)} samples/s`);
       },
     });
+    // Training and its checkpoints are done: from here Ctrl-C may end the process at once.
+    process.off('SIGINT', onSigint);
     if (result.interrupted) {
       err(`checkpoint saved to ${outDir}; continue with: winnow train --resume ${outDir}`);
       if (json) out(JSON.stringify({ interrupted: true, checkpoint: outDir }));
