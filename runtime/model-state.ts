@@ -56,6 +56,31 @@ const makeMask = (rng: Rng, units: number, fanIn: number, kept: number): Uint8Ar
   return mask;
 };
 
+/** One tensor a model's state holds, as its IR implies it. */
+export interface LayoutEntry {
+  /** The `param` or `state` op it comes from. */
+  readonly op: Op;
+  readonly name: string;
+  readonly shape: Shape;
+  /** For sparse weights: each of `shape[0]` units keeps `kept` of its `fanIn` inputs. */
+  readonly mask?: { readonly fanIn: number; readonly kept: number };
+}
+
+/** The tensors a model's state holds (params, with momentum, and layer state), in IR order. */
+export const stateLayout = (lowered: Lowered): LayoutEntry[] => {
+  const ops = lowered.ir.ops;
+  return ops
+    .filter((op) => op.op === 'param' || op.op === 'state')
+    .map((op) => {
+      const entry = { op, name: sourceName(op), shape: op.shape! };
+      if (op.op !== 'param' || op.attrs.role !== 'weight') return entry;
+      const consumer = ops.find((o) => o.inputs[1] === op.id && (o.op === 'dense' || o.op === 'conv2d'))!;
+      const fanIn = consumer.attrs.fanIn as number;
+      const kept = consumer.attrs.keptPerUnit as number;
+      return kept < fanIn ? { ...entry, mask: { fanIn, kept } } : entry;
+    });
+};
+
 /**
  * A freshly initialised state: weights uniform in (-bound, bound) as the IR says, masks drawn once
  * from the seed (each unit keeps exactly round(weightDensity x fan_in) inputs) and applied, biases
@@ -67,11 +92,7 @@ export const initModelState = (lowered: Lowered, options: { readonly seed: numbe
   const tensors = new Map<string, StateTensor>();
   const masks = new Map<string, Uint8Array>();
   const momentum = new Map<string, Arr>();
-  const ops = lowered.ir.ops;
-  for (const op of ops) {
-    if (op.op !== 'param' && op.op !== 'state') continue;
-    const name = sourceName(op);
-    const shape = op.shape!;
+  for (const { op, name, shape, mask: sparse } of stateLayout(lowered)) {
     const data = allocFloat(options.dtype, shapeSize(shape));
     if (op.op === 'state') data.fill(op.attrs.init as number);
     else if (op.attrs.init === 'ones') data.fill(1);
@@ -79,15 +100,10 @@ export const initModelState = (lowered: Lowered, options: { readonly seed: numbe
       const bound = op.attrs.bound as number;
       for (let i = 0; i < data.length; i++) data[i] = (rng.float() * 2 - 1) * bound;
     }
-    if (op.op === 'param' && op.attrs.role === 'weight') {
-      const consumer = ops.find((o) => o.inputs[1] === op.id && (o.op === 'dense' || o.op === 'conv2d'))!;
-      const fanIn = consumer.attrs.fanIn as number;
-      const kept = consumer.attrs.keptPerUnit as number;
-      if (kept < fanIn) {
-        const mask = makeMask(rng, shape[0], fanIn, kept);
-        for (let i = 0; i < data.length; i++) if (!mask[i]) data[i] = 0;
-        masks.set(name, mask);
-      }
+    if (sparse) {
+      const mask = makeMask(rng, shape[0], sparse.fanIn, sparse.kept);
+      for (let i = 0; i < data.length; i++) if (!mask[i]) data[i] = 0;
+      masks.set(name, mask);
     }
     tensors.set(name, { name, shape, data });
     if (op.op === 'param') momentum.set(name, allocFloat(options.dtype, data.length));

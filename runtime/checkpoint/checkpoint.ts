@@ -17,8 +17,7 @@ import { lower, trace, type Lowered } from '../../compiler/index.ts';
 import { WinnowError } from '../../dsl/errors.ts';
 import { decodeModel, modelToJSON } from '../../dsl/model-file.ts';
 import type { Network } from '../../dsl/network.ts';
-import { shapeSize } from '../../dsl/shape.ts';
-import { initModelState, type ModelState } from '../model-state.ts';
+import { stateLayout, type ModelState } from '../model-state.ts';
 import type { Arr } from '../reference/kernel.ts';
 import { readCheckpoint, writeCheckpoint, type StoredTensor } from './store.ts';
 
@@ -116,8 +115,6 @@ export const loadCheckpoint = (dir: string): LoadedRun => {
   if (E.isLeft(net)) fail(`its model is invalid: ${net.left.join('; ')}`);
   const network = (net as E.Right<Network>).right;
   const lowered = lower(trace(network));
-  // The expected layout: exactly what a fresh state of this model has.
-  const expected = initModelState(lowered, { seed: 0, dtype: meta.dtype });
   const take = (name: string, shape: ReadonlyArray<number>, kind: 'float' | 'mask'): StoredTensor['data'] => {
     const tensor = tensors.get(name);
     if (!tensor) return fail(`tensor '${name}' is missing`);
@@ -128,26 +125,30 @@ export const loadCheckpoint = (dir: string): LoadedRun => {
     return tensor.data;
   };
   const state: ModelState = { dtype: meta.dtype, tensors: new Map(), masks: new Map(), momentum: new Map() };
-  for (const [name, s] of expected.tensors) state.tensors.set(name, { name, shape: s.shape, data: take(name, s.shape, 'float') as Arr });
-  for (const [name, m] of expected.masks) {
-    const mask = take(`${name}.mask`, expected.tensors.get(name)!.shape, 'mask') as Uint8Array;
-    const w = state.tensors.get(name)!;
-    const fanIn = w.data.length / w.shape[0];
-    const kept = m.reduce((a, b) => a + b, 0) / w.shape[0];
-    for (let u = 0; u < w.shape[0]; u++) {
+  const known = new Set<string>();
+  // The layout the model implies: every tensor must be there, with its shape and type.
+  for (const { op, name, shape, mask: sparse } of stateLayout(lowered)) {
+    const w = take(name, shape, 'float') as Arr;
+    state.tensors.set(name, { name, shape, data: w });
+    known.add(name);
+    if (op.op === 'param') {
+      state.momentum.set(name, take(`${name}.momentum`, shape, 'float') as Arr);
+      known.add(`${name}.momentum`);
+    }
+    if (!sparse) continue;
+    const mask = take(`${name}.mask`, shape, 'mask') as Uint8Array;
+    known.add(`${name}.mask`);
+    for (let u = 0; u < shape[0]; u++) {
       let count = 0;
-      for (let i = 0; i < fanIn; i++) {
-        if (mask[u * fanIn + i] > 1) fail(`tensor '${name}.mask' holds a value other than 0 and 1`);
-        count += mask[u * fanIn + i];
-        if (!mask[u * fanIn + i] && w.data[u * fanIn + i] !== 0) fail(`tensor '${name}' has a non-zero weight where its mask is 0 (unit ${u})`);
+      for (let i = u * sparse.fanIn; i < (u + 1) * sparse.fanIn; i++) {
+        if (mask[i] > 1) fail(`tensor '${name}.mask' holds a value other than 0 and 1`);
+        count += mask[i];
+        if (!mask[i] && w[i] !== 0) fail(`tensor '${name}' has a non-zero weight where its mask is 0 (unit ${u})`);
       }
-      if (count !== kept) fail(`tensor '${name}.mask' keeps ${count} inputs for unit ${u}, but the model keeps ${kept} per unit`);
+      if (count !== sparse.kept) fail(`tensor '${name}.mask' keeps ${count} inputs for unit ${u}, but the model keeps ${sparse.kept} per unit`);
     }
     state.masks.set(name, mask);
   }
-  for (const [name] of expected.momentum) state.momentum.set(name, take(`${name}.momentum`, expected.tensors.get(name)!.shape, 'float') as Arr);
-  const known = new Set([...expected.tensors.keys(), ...[...expected.masks.keys()].map((n) => `${n}.mask`), ...[...expected.momentum.keys()].map((n) => `${n}.momentum`)]);
   for (const name of tensors.keys()) if (!known.has(name)) fail(`tensor '${name}' does not belong to this model`);
-  for (const [name, s] of state.tensors) if (s.data.length !== shapeSize(s.shape)) fail(`tensor '${name}' has the wrong length`);
   return { network, lowered, state, meta };
 };
