@@ -43,17 +43,16 @@ const resolveHyper = (flags: Record<string, unknown>, net: Network, previous?: H
   const d = net.training ?? {};
   const pick = (flag: string, fromModel: number | undefined, fallback: number): number =>
     (flags[flag] as number | undefined) ?? fromModel ?? fallback;
-  const base = previous;
-  const batchSize = pick('batch', base?.batchSize ?? d.batchSize, 64);
+  const batchSize = pick('batch', previous?.batchSize ?? d.batchSize, 64);
   return {
-    epochs: pick('epochs', base?.epochs ?? d.epochs, 1),
+    epochs: pick('epochs', previous?.epochs ?? d.epochs, 1),
     batchSize,
-    firstEpochBatchSize: pick('first-epoch-batch', base?.firstEpochBatchSize ?? d.firstEpochBatchSize, batchSize),
-    lr: pick('lr', base?.lr ?? d.lr, 0.01),
-    lrGamma: pick('lr-gamma', base?.lrGamma ?? d.lrGamma, 1),
-    momentum: pick('momentum', base?.momentum ?? d.momentum, 0),
-    weightDecay: pick('weight-decay', base?.weightDecay ?? d.weightDecay, 0),
-    trainLimit: (flags['train-limit'] as number | undefined) ?? base?.trainLimit ?? null,
+    firstEpochBatchSize: pick('first-epoch-batch', previous?.firstEpochBatchSize ?? d.firstEpochBatchSize, batchSize),
+    lr: pick('lr', previous?.lr ?? d.lr, 0.01),
+    lrGamma: pick('lr-gamma', previous?.lrGamma ?? d.lrGamma, 1),
+    momentum: pick('momentum', previous?.momentum ?? d.momentum, 0),
+    weightDecay: pick('weight-decay', previous?.weightDecay ?? d.weightDecay, 0),
+    trainLimit: (flags['train-limit'] as number | undefined) ?? previous?.trainLimit ?? null,
   };
 };
 

@@ -5,12 +5,11 @@ import type { Lowered } from '../../compiler/stages.ts';
 import { shapeSize } from '../../dsl/shape.ts';
 import type { Model } from '../backend.ts';
 import { inferenceBatchFor } from '../evaluate.ts';
-import type { ModelState } from '../model-state.ts';
 import { sgdStep } from '../optimizer.ts';
 import { Rng } from '../rng.ts';
 import { backward, firstNonFinite, forward } from './executor.ts';
 import { softmaxCrossEntropyLoss } from './kernels/elementwise.ts';
-import { allocFloat } from '../model-state.ts';
+import { allocFloat, type ModelState } from '../model-state.ts';
 
 /** A model that runs on the reference backend. */
 export const createReferenceModel = (lowered: Lowered, state: ModelState): Model => {
