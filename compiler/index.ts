@@ -11,3 +11,6 @@ export { frontEnd, runPipeline, type Pass } from './pipeline.ts';
 export { lower, trace, type Lowered, type Traced } from './stages.ts';
 export { IRError, irProblems, verifyIR } from './verify.ts';
 export { summarize, type LayerSummary, type Summary } from './summary.ts';
+export { compile, scheduleText, type Compiled, type CompileOptions, type ProgramKind } from './backend/compile.ts';
+export type { Buffer, BufferKind, BufferPlan, Kernel, Schedule } from './backend/schedule.ts';
+export type { PrimName } from './ir.ts';

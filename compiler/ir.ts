@@ -41,7 +41,46 @@ export type OpName =
   | 'batchNorm'
   | 'kwta'
   | 'dropout'
-  | 'softmaxCrossEntropy';
+  | 'softmaxCrossEntropy'
+  | PrimName;
+
+/**
+ * The primitive ops of the back end: what layer ops decompose into, what gradient rules and the
+ * optimizer emit, and what code generators implement (one code-for-op table per backend). Each
+ * is defined, with its gradient rule, in `compiler/ops/prim/`.
+ *
+ * @example
+ * import type { PrimName } from 'winnow/compiler';
+ * const p: PrimName = 'linear';
+ */
+export type PrimName =
+  | 'labels'
+  | 'scalar'
+  | 'random'
+  | 'mask'
+  | 'moment'
+  | 'linear'
+  | 'linearGradX'
+  | 'linearGradW'
+  | 'conv'
+  | 'convGradX'
+  | 'convGradW'
+  | 'biasAdd'
+  | 'biasGrad'
+  | 'reluGrad'
+  | 'maskScale'
+  | 'scale'
+  | 'add'
+  | 'maxPool'
+  | 'maxPoolGrad'
+  | 'kwtaThreshold'
+  | 'kwtaApply'
+  | 'kwtaGrad'
+  | 'dutyCycle'
+  | 'xentGrad'
+  | 'xentStats'
+  | 'momentum'
+  | 'sgdUpdate';
 
 /**
  * One op, producing the value `%id`.
@@ -90,6 +129,10 @@ export interface IR {
   readonly output: number;
   /** The per-sample input shape. */
   readonly inputShape: Shape;
+  /** Further named results of a program (`stats`: per-sample loss and correctness). */
+  readonly results?: Readonly<Record<string, number>>;
+  /** State a program writes: the source op `source` takes the value `value` after the program. */
+  readonly updates?: ReadonlyArray<{ readonly source: number; readonly value: number }>;
 }
 
 /** The op producing `%id` (ids are indices). */
@@ -132,5 +175,7 @@ export const printIR = (ir: IR): string => {
     ];
     return `%${o.id} = ${o.op}${args}${attrs} : ${shape}${meta.length ? ` ; ${meta.join(', ')}` : ''}`;
   });
-  return [...lines, `return %${ir.output}`].join('\n');
+  const results = Object.entries(ir.results ?? {}).map(([k, v]) => `result ${k} = %${v}`);
+  const updates = (ir.updates ?? []).map((u) => `update %${u.source} <- %${u.value}`);
+  return [...lines, `return %${ir.output}`, ...results, ...updates].join('\n');
 };

@@ -83,10 +83,19 @@ export const irProblems = (ir: IR, options: VerifyOptions = {}): string[] => {
     }
     if (op.shape !== undefined && !op.shape.every((d) => Number.isInteger(d) && d > 0)) problems.push(`${at} ${op.op}: bad shape [${op.shape.join(', ')}]`);
     if (options.requireShapes && op.shape === undefined) problems.push(`${at} ${op.op}: no shape`);
-    if (!op.batched && op.inputs.length > 0) problems.push(`${at} ${op.op}: only sources may be unbatched`);
+    const mainBatched = def.elementwise ? ir.ops[op.inputs[def.elementwise.main]]?.batched : undefined;
+    if (!op.batched && op.inputs.length > 0 && !def.absolute && mainBatched !== false) problems.push(`${at} ${op.op}: only sources, absolute ops and elementwise ops on unbatched values may be unbatched`);
+    if (op.batched && def.absolute) problems.push(`${at} ${op.op}: must be unbatched`);
   });
   if (seenInput.length !== 1) problems.push(`expected exactly one input op, got ${seenInput.length}`);
-  if (!Number.isInteger(ir.output) || ir.output < 0 || ir.output >= ir.ops.length) problems.push(`output %${ir.output} is not defined`);
+  const defined = (v: number) => Number.isInteger(v) && v >= 0 && v < ir.ops.length;
+  if (!defined(ir.output)) problems.push(`output %${ir.output} is not defined`);
+  for (const [name, v] of Object.entries(ir.results ?? {})) if (!defined(v)) problems.push(`result ${name} %${v} is not defined`);
+  for (const u of ir.updates ?? []) {
+    if (!defined(u.source) || !defined(u.value)) problems.push(`update %${u.source} <- %${u.value} is not defined`);
+    else if (ir.ops[u.source].inputs.length > 0) problems.push(`update target %${u.source} is not a source op`);
+    else if (ir.ops[u.value].batched || String(ir.ops[u.value].shape) !== String(ir.ops[u.source].shape)) problems.push(`update %${u.source} <- %${u.value}: shapes differ`);
+  }
   return problems;
 };
 

@@ -1,6 +1,7 @@
 /**
  * `batchNorm`: inputs [x, runningMean, runningVar, gamma?, beta?], per feature or per channel.
  */
+import { WinnowError } from '../../dsl/errors.ts';
 import { batchNormRule } from '../../dsl/batch-norm.ts';
 import { expectShape, layerShape, type OpDef } from './op-def.ts';
 
@@ -10,6 +11,9 @@ export const batchNormOp: OpDef = {
   arity: [3, 5],
   attrs: { affine: 'bool', momentum: 'number', epsilon: 'number' },
   inferShape: layerShape('batchNorm', batchNormRule),
+  decompose: () => {
+    throw new WinnowError('backend', 'batchNorm is not supported by the compiled backends yet; use --backend reference');
+  },
   check: (op, ins) => {
     const c = ins[0].shape![0];
     return [

@@ -3,7 +3,7 @@
  */
 import { conv2dRule } from '../../dsl/conv2d.ts';
 import { layerShape, type OpDef } from './op-def.ts';
-import { weightAttrs, weightChecks } from './weights.ts';
+import { effectiveWeight, weightAttrs, weightChecks } from './weights.ts';
 
 /** The `conv2d` op. */
 export const conv2dOp: OpDef = {
@@ -11,6 +11,14 @@ export const conv2dOp: OpDef = {
   arity: [2, 3],
   attrs: { filters: 'int', kernel: 'int', stride: 'int', padding: 'int', bias: 'bool', ...weightAttrs },
   inferShape: layerShape('conv2d', conv2dRule),
+  decompose: (op, [x, w, b], ctx) => {
+    const [channels, height, width] = ctx.op(x).shape!;
+    const [filters, outH, outW] = op.shape!;
+    const { kernel, stride, padding } = op.attrs;
+    const geometry = { filters, kernel, stride, padding, channels, height, width, outH, outW };
+    const y = ctx.emit('conv', [x, effectiveWeight(op, w, ctx)], geometry, { layer: op.layer });
+    return b === undefined ? y : ctx.emit('biasAdd', [y, b], { hw: outH * outW }, { layer: op.layer });
+  },
   check: (op, ins) => {
     const [c] = ins[0].shape!;
     const { filters, kernel } = op.attrs as { filters: number; kernel: number };

@@ -5,4 +5,11 @@ import { dropoutRule } from '../../dsl/dropout.ts';
 import { layerShape, type OpDef } from './op-def.ts';
 
 /** The `dropout` op. */
-export const dropoutOp: OpDef = { name: 'dropout', arity: [1, 1], attrs: { rate: 'number' }, inferShape: layerShape('dropout', dropoutRule) };
+export const dropoutOp: OpDef = { name: 'dropout', arity: [1, 1], attrs: { rate: 'number' }, inferShape: layerShape('dropout', dropoutRule),
+  decompose: (op, [x], ctx) => {
+    const rate = op.attrs.rate as number;
+    if (!ctx.training || rate === 0) return x;
+    const keep = ctx.emit('random', [], { rate, role: 'dropout' }, { shape: op.shape, layer: op.layer });
+    return ctx.emit('maskScale', [x, keep], { scale: 1 / (1 - rate) }, { layer: op.layer });
+  },
+};

@@ -15,10 +15,24 @@ import type { OpDef } from './op-def.ts';
 import { reluOp } from './relu.ts';
 import { softmaxCrossEntropyOp } from './softmax-cross-entropy.ts';
 import { inputOp, paramOp, stateOp } from './sources.ts';
+import { convGradWOp, convGradXOp, convOp } from './prim/conv.ts';
+import { biasAddOp, biasGradOp, maskScaleOp, reluGradOp, scaleOp } from './prim/elementwise.ts';
+import { dutyCycleOp, kwtaApplyOp, kwtaGradOp, kwtaThresholdOp } from './prim/kwta.ts';
+import { addOp, linearGradWOp, linearGradXOp, linearOp } from './prim/linear.ts';
+import { xentGradOp, xentStatsOp } from './prim/loss.ts';
+import { momentumOp, sgdUpdateOp } from './prim/optimizer.ts';
+import { maxPoolGradOp, maxPoolOp } from './prim/pool.ts';
+import { labelsOp, maskOp, momentOp, randomOp, scalarOp } from './prim/sources.ts';
 
 const defs: ReadonlyArray<OpDef> = [
   inputOp, paramOp, stateOp, denseOp, conv2dOp, maxPool2dOp, flattenOp, reluOp, batchNormOp, kwtaOp, dropoutOp, softmaxCrossEntropyOp,
+  labelsOp, scalarOp, randomOp, maskOp, momentOp,
+  linearOp, linearGradXOp, linearGradWOp, addOp, convOp, convGradXOp, convGradWOp, biasAddOp, biasGradOp, reluGradOp, maskScaleOp, scaleOp,
+  maxPoolOp, maxPoolGradOp, kwtaThresholdOp, kwtaApplyOp, kwtaGradOp, dutyCycleOp, xentGradOp, xentStatsOp, momentumOp, sgdUpdateOp,
 ];
+
+/** Ops without inputs: their values come from the host (input, labels, scalars, masks) or the model state. */
+export const isSource = (name: OpName): boolean => opDef(name).arity[1] === 0;
 
 /** The op table, by name. */
 export const opTable: ReadonlyMap<OpName, OpDef> = new Map(defs.map((d) => [d.name, d]));

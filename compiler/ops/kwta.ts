@@ -16,6 +16,22 @@ export const kwtaOp: OpDef = {
     strengthFactor: 'number', dutyCyclePeriod: 'int',
   },
   inferShape: layerShape('kwta', kwtaRule),
+  decompose: (op, [x, dc, strength], ctx) => {
+    const shape = ctx.op(x).shape!;
+    const a = op.attrs as { k: number; kInference: number; n: number; groups: number; local: boolean; relu: boolean; breakTies: boolean; dutyCyclePeriod: number };
+    const hw = shape.length === 3 ? shape[1] * shape[2] : 1;
+    const attrs = {
+      k: ctx.training ? a.k : a.kInference, groups: a.groups, members: a.local ? shape[0] : a.n, hw, local: a.local, relu: a.relu, breakTies: a.breakTies,
+    };
+    const threshold = ctx.emit('kwtaThreshold', [x, dc, strength], attrs, { layer: op.layer });
+    const y = ctx.emit('kwtaApply', [x, threshold, dc, strength], attrs, { layer: op.layer });
+    if (ctx.training) {
+      const units = ctx.op(dc).shape![0];
+      const next = ctx.emit('dutyCycle', [y, dc, ctx.scalar('samplesSeen')], { period: a.dutyCyclePeriod, hw, units }, { batched: false, layer: op.layer });
+      ctx.update(dc, next);
+    }
+    return y;
+  },
   check: (op, ins) => {
     const sizes = kwtaSizes({ kind: 'kwta', ...op.attrs } as unknown as KwtaLayer, ins[0].shape!);
     if (E.isLeft(sizes)) return [sizes.left];

@@ -10,4 +10,6 @@ export const softmaxCrossEntropyOp: OpDef = {
   arity: [1, 1],
   attrs: {},
   inferShape: layerShape('softmaxCrossEntropy', softmaxCrossEntropyRule),
+  /** The logits pass through; the loss and its gradient are added by the `autodiff` pass. */
+  decompose: (_op, [x]) => x,
 };
