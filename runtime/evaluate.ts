@@ -8,20 +8,23 @@
  *
  * @example
  * import { evaluate, noiseTest } from 'winnow/runtime/evaluate';
- * // const { accuracy } = evaluate(model, loadMnist('test'));
- * // const { score } = noiseTest(model, loadMnist('test'), { seed: 42 });
+ * // const { accuracy } = await evaluate(model, loadMnist('test'));
+ * // const { score } = await noiseTest(model, loadMnist('test'), { seed: 42 });
  */
 import { normalizeInto, noisyImages, NOISE_LEVELS, type MnistSet } from './mnist.ts';
 import type { Arr } from './reference/kernel.ts';
 
-/** Anything that can classify a batch: returns logits `batch x classes`. */
+/**
+ * Anything that can classify a batch: resolves to logits `batch x classes`. Callers await it once
+ * per batch (a plain value is accepted too: see `Model` in backend.ts).
+ */
 export interface Classifier {
   readonly classes: number;
   /** Values per sample. */
   readonly inputSize: number;
   /** Largest batch worth running at once (bounded by memory). */
   readonly inferenceBatch: number;
-  readonly predict: (x: Float32Array, batch: number) => Arr;
+  readonly predict: (x: Float32Array, batch: number) => Promise<Arr> | Arr;
 }
 
 /** Accuracy and confusion matrix (rows: true label, columns: prediction). */
@@ -33,12 +36,12 @@ export interface EvalResult {
 }
 
 /** Classifies `images` (normalised, `count x inputSize`) in batches against `labels`. */
-export const evaluateImages = (model: Classifier, images: Float32Array, labels: Uint8Array, count: number): EvalResult => {
+export const evaluateImages = async (model: Classifier, images: Float32Array, labels: Uint8Array, count: number): Promise<EvalResult> => {
   const confusion = Array.from({ length: model.classes }, () => new Array<number>(model.classes).fill(0));
   let correct = 0;
   for (let start = 0; start < count; start += model.inferenceBatch) {
     const batch = Math.min(model.inferenceBatch, count - start);
-    const logits = model.predict(images.subarray(start * model.inputSize, (start + batch) * model.inputSize), batch);
+    const logits = await model.predict(images.subarray(start * model.inputSize, (start + batch) * model.inputSize), batch);
     for (let i = 0; i < batch; i++) {
       let best = 0;
       for (let c = 1; c < model.classes; c++) if (logits[i * model.classes + c] > logits[i * model.classes + best]) best = c;
@@ -51,7 +54,7 @@ export const evaluateImages = (model: Classifier, images: Float32Array, labels: 
 };
 
 /** Accuracy and confusion matrix on a set of MNIST images. */
-export const evaluate = (model: Classifier, set: MnistSet): EvalResult => {
+export const evaluate = async (model: Classifier, set: MnistSet): Promise<EvalResult> => {
   const images = new Float32Array(set.count * 784);
   normalizeInto(set.pixels, Array.from({ length: set.count }, (_, i) => i), images);
   return evaluateImages(model, images, set.labels, set.count);
@@ -69,9 +72,10 @@ export interface NoiseResult {
 }
 
 /** The paper's noise test on `set` (seeded: the same seed corrupts the same pixels). */
-export const noiseTest = (model: Classifier, set: MnistSet, options: { readonly seed: number; readonly levels?: ReadonlyArray<number> }): NoiseResult => {
+export const noiseTest = async (model: Classifier, set: MnistSet, options: { readonly seed: number; readonly levels?: ReadonlyArray<number> }): Promise<NoiseResult> => {
   const levels = [...(options.levels ?? NOISE_LEVELS)];
-  const correct = levels.map((level) => evaluateImages(model, noisyImages(set, level, options.seed), set.labels, set.count).correct);
+  const correct: number[] = [];
+  for (const level of levels) correct.push((await evaluateImages(model, noisyImages(set, level, options.seed), set.labels, set.count)).correct);
   return {
     levels,
     accuracy: correct.map((c) => c / set.count),

@@ -8,15 +8,19 @@
  * bit-identical weights on the same backend, and resuming from epoch N to M gives the same
  * weights as training to M in one go.
  *
+ * The backend is a name or `auto` (see runtime/backends.ts); checkpoints record the one it
+ * resolved to. Each training step and test batch is awaited, so asynchronous (GPU) backends fit.
+ *
  * @example
  * import { train } from 'winnow/runtime/train';
  * import { readModelFile } from 'winnow/dsl';
- * // const { metrics } = await train({ network: readModelFile('examples/models/dense-mlp.json'), hyper, seed: 1, backend: 'reference' });
+ * // const { metrics, model } = await train({ network: readModelFile('examples/models/dense-mlp.json'), hyper, seed: 1, backend: 'auto' });
+ * // model.dispose?.();
  */
 import { lower, trace, type Lowered } from '../compiler/index.ts';
 import { WinnowError } from '../dsl/errors.ts';
 import type { Network } from '../dsl/network.ts';
-import { createModel, type Model } from './backend.ts';
+import { createModel, type Model } from './backends.ts';
 import { ensureCheckpointDir } from './checkpoint/store.ts';
 import { saveCheckpoint, type EpochMetrics, type Hyperparameters, type LoadedRun, type PartialEpoch } from './checkpoint/checkpoint.ts';
 import { evaluate } from './evaluate.ts';
@@ -40,6 +44,7 @@ export interface TrainConfig {
   readonly network: Network;
   readonly hyper: Hyperparameters;
   readonly seed: number;
+  /** A backend name from `backendNames`, or `auto`; the one it resolves to is `model.backend`. */
   readonly backend: string;
   readonly dtype?: FloatType;
   /** Checkpoint directory (written after every epoch and on interruption). */
@@ -61,6 +66,7 @@ export interface TrainConfig {
 
 /** The outcome of `train`. */
 export interface TrainResult {
+  /** The trained model; the caller disposes of it (`model.dispose?.()`) when done. */
   readonly model: Model;
   readonly lowered: Lowered;
   readonly metrics: ReadonlyArray<EpochMetrics>;
@@ -72,11 +78,21 @@ const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmedi
 
 /** Trains a network; resolves when the last epoch is done or the signal aborts. */
 export const train = async (config: TrainConfig): Promise<TrainResult> => {
-  const { hyper, seed } = config;
   const lowered = config.resume?.lowered ?? lower(trace(config.network));
-  const state = config.resume?.state ?? initModelState(lowered, { seed, dtype: config.dtype ?? 'float32' });
-  const model = createModel(config.backend, lowered, state);
+  const state = config.resume?.state ?? initModelState(lowered, { seed: config.seed, dtype: config.dtype ?? 'float32' });
   if (config.out) ensureCheckpointDir(config.out); // a bad --out fails before any work is done
+  const model = await createModel(config.backend, lowered, state);
+  try {
+    return await trainModel(config, model);
+  } catch (e) {
+    model.dispose?.();
+    throw e;
+  }
+};
+
+const trainModel = async (config: TrainConfig, model: Model): Promise<TrainResult> => {
+  const { hyper, seed } = config;
+  const { lowered, state } = model;
   const trainSet = config.trainSet ?? loadMnist('train', hyper.trainLimit !== null ? { limit: hyper.trainLimit } : {});
   const testSet = config.skipTest ? undefined : (config.testSet ?? loadMnist('test', config.testLimit !== undefined ? { limit: config.testLimit } : {}));
   const resumed = config.resume?.meta;
@@ -93,7 +109,7 @@ export const train = async (config: TrainConfig): Promise<TrainResult> => {
     saveCheckpoint(config.out, config.network, state, {
       hyperparameters: hyper,
       seed,
-      backend: config.backend,
+      backend: model.backend,
       progress: { ...progress },
       rng: { dropout: dropoutRng.state() },
       metrics,
@@ -120,7 +136,7 @@ export const train = async (config: TrainConfig): Promise<TrainResult> => {
       normalizeInto(trainSet.pixels, idx, x);
       for (let i = 0; i < batch; i++) labels[i] = trainSet.labels[idx[i]];
       const samplesSeen = progress.samplesSeen + batch;
-      const r = model.trainStep(x, labels, batch, { lr, momentum: hyper.momentum, weightDecay: hyper.weightDecay }, samplesSeen, dropoutRng);
+      const r = await model.trainStep(x, labels, batch, { lr, momentum: hyper.momentum, weightDecay: hyper.weightDecay }, samplesSeen, dropoutRng);
       if (r.nonFinite !== undefined) {
         throw new WinnowError(
           'training',
@@ -151,7 +167,7 @@ export const train = async (config: TrainConfig): Promise<TrainResult> => {
     }
     const seconds = secondsBefore + (performance.now() - started) / 1000;
     decayBoostStrengths(lowered, state);
-    const testAccuracy = testSet ? evaluate(model, testSet).accuracy : null;
+    const testAccuracy = testSet ? (await evaluate(model, testSet)).accuracy : null;
     const m: EpochMetrics = { epoch: epoch + 1, loss: lossSum / samples, trainAccuracy: correct / samples, testAccuracy, seconds, samplesPerSecond: samples / seconds, lr };
     metrics.push(m);
     progress.epochsDone = epoch + 1;

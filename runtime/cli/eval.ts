@@ -1,11 +1,12 @@
 /**
- * `winnow eval <checkpoint-dir> [--noise] [--json]`: test accuracy and confusion matrix, and the
- * paper's noise test.
+ * `winnow eval <checkpoint-dir> [--noise] [--json] [--backend <name>]`: test accuracy and
+ * confusion matrix, and the paper's noise test. Checkpoints are backend-neutral: the backend is
+ * chosen here (default auto), not taken from the checkpoint.
  */
 import { checks } from '../../dsl/checks.ts';
-import { createModel } from '../backend.ts';
+import { backendNames, createModel, resolveBackend } from '../backends.ts';
 import { loadCheckpoint } from '../checkpoint/checkpoint.ts';
-import { evaluate, noiseTest, type NoiseResult } from '../evaluate.ts';
+import { evaluate, noiseTest, type EvalResult, type NoiseResult } from '../evaluate.ts';
 import { loadMnist } from '../mnist.ts';
 import { parseCommand, type CommandSpec } from './args.ts';
 import { formatTable, thousands } from './table.ts';
@@ -17,7 +18,7 @@ export const evalSpec: CommandSpec = {
   flags: {
     noise: { type: 'bool', help: 'run the noise test (11 levels, noise score)' },
     json: { type: 'bool', help: 'print one JSON object' },
-    backend: { type: 'string', help: 'execution backend (default: the one it was trained on)' },
+    backend: { type: 'string', choices: backendNames, help: `execution backend: ${backendNames.join(', ')} (default auto: WebGPU on a hardware adapter, else cpu, else reference)` },
     'test-limit': { type: 'number', check: checks.positiveInt, help: 'evaluate on the first N test images only' },
     'noise-seed': { type: 'number', check: checks.nonNegativeInt, help: 'seed of the noise pixels (default 42)' },
   },
@@ -34,12 +35,20 @@ export const formatNoise = (n: NoiseResult): string =>
 export const evalCommand = async (argv: ReadonlyArray<string>, out: (s: string) => void): Promise<number> => {
   const { flags, positionals } = parseCommand(evalSpec, argv);
   const run = loadCheckpoint(positionals['checkpoint-dir']);
-  const model = createModel((flags.backend as string | undefined) ?? run.meta.backend, run.lowered, run.state);
+  const backend = await resolveBackend((flags.backend as string | undefined) ?? 'auto');
   const test = loadMnist('test', flags['test-limit'] !== undefined ? { limit: flags['test-limit'] as number } : {});
-  const result = evaluate(model, test);
-  const noise = flags.noise ? noiseTest(model, test, { seed: (flags['noise-seed'] as number | undefined) ?? 42 }) : undefined;
+  const model = await createModel(backend.name, run.lowered, run.state);
+  let result: EvalResult;
+  let noise: NoiseResult | undefined;
+  try {
+    result = await evaluate(model, test);
+    noise = flags.noise ? await noiseTest(model, test, { seed: (flags['noise-seed'] as number | undefined) ?? 42 }) : undefined;
+  } finally {
+    model.dispose?.();
+  }
   if (flags.json) {
     out(JSON.stringify({
+      backend: { name: backend.name, why: backend.why },
       accuracy: result.accuracy,
       correct: result.correct,
       total: result.total,
@@ -48,7 +57,7 @@ export const evalCommand = async (argv: ReadonlyArray<string>, out: (s: string) 
     }));
     return 0;
   }
-  out(`${positionals['checkpoint-dir']}: epoch ${run.meta.progress.epochsDone}${run.meta.interrupted ? ' (interrupted mid-epoch)' : ''}, ${model.backend} backend`);
+  out(`${positionals['checkpoint-dir']}: epoch ${run.meta.progress.epochsDone}${run.meta.interrupted ? ' (interrupted mid-epoch)' : ''}, ${backend.name} backend (${backend.why})`);
   out(`test accuracy: ${(result.accuracy * 100).toFixed(2)}% (${thousands(result.correct)} of ${thousands(result.total)})`);
   out('');
   out('confusion matrix (rows: true digit, columns: predicted)');

@@ -7,6 +7,7 @@ import { WinnowError } from '../../dsl/errors.ts';
 import { modelToJSON } from '../../dsl/model-file.ts';
 import type { Network } from '../../dsl/network.ts';
 import { checks } from '../../dsl/checks.ts';
+import { backendNames, resolveBackend } from '../backends.ts';
 import { loadCheckpoint, type Hyperparameters, type LoadedRun } from '../checkpoint/checkpoint.ts';
 import { noiseTest, type NoiseResult } from '../evaluate.ts';
 import { loadNetwork } from '../load-model.ts';
@@ -31,7 +32,7 @@ export const trainSpec: CommandSpec = {
     'train-limit': { type: 'number', check: checks.positiveInt, help: 'train on the first N images only (quick runs)' },
     'test-limit': { type: 'number', check: checks.positiveInt, help: 'evaluate on the first N test images only (quick runs)' },
     seed: { type: 'number', check: checks.nonNegativeInt, help: 'seed of everything random (default 1)' },
-    backend: { type: 'string', help: 'execution backend (default reference)' },
+    backend: { type: 'string', choices: backendNames, help: `execution backend: ${backendNames.join(', ')} (default auto: WebGPU on a hardware adapter, else cpu, else reference)` },
     out: { type: 'string', help: 'checkpoint directory (default runs/<model>-seed<seed>)' },
     resume: { type: 'string', help: 'continue from this checkpoint directory' },
     noise: { type: 'bool', help: 'run the noise test after training' },
@@ -71,10 +72,6 @@ export const trainCommand = async (argv: ReadonlyArray<string>, out: (s: string)
       }
     }
     if (flags.seed !== undefined && flags.seed !== resume.meta.seed) throw new WinnowError('usage', `--seed ${flags.seed} differs from the checkpoint's seed ${resume.meta.seed}; a resumed run keeps its seed`);
-    if (flags.backend !== undefined && flags.backend !== resume.meta.backend) {
-      // A different backend may continue a run (same state format); say so, since bits may differ.
-      err(`note: continuing a ${resume.meta.backend} run on ${flags.backend}`);
-    }
   } else {
     if (positionals.model === undefined) throw new WinnowError('usage', 'expects <model> (or --resume <checkpoint-dir>)');
     network = await loadNetwork(positionals.model);
@@ -90,7 +87,11 @@ export const trainCommand = async (argv: ReadonlyArray<string>, out: (s: string)
   }
   if (resume && hyper.trainLimit !== resume.meta.hyperparameters.trainLimit) throw new WinnowError('usage', '--train-limit cannot change on resume');
   const seed = (flags.seed as number | undefined) ?? resume?.meta.seed ?? 1;
-  const backend = (flags.backend as string | undefined) ?? resume?.meta.backend ?? 'reference';
+  const backend = await resolveBackend((flags.backend as string | undefined) ?? 'auto');
+  if (resume && backend.name !== resume.meta.backend) {
+    // Checkpoints are backend-neutral (same state format); say so, since bits may differ.
+    err(`note: continuing a ${resume.meta.backend} run on ${backend.name}`);
+  }
   const name = positionals.model !== undefined ? basename(positionals.model, extname(positionals.model)) : 'model';
   const outDir = (flags.out as string | undefined) ?? (flags.resume as string | undefined) ?? join('runs', `${name}-seed${seed}`);
   const json = flags.json === true;
@@ -107,12 +108,12 @@ export const trainCommand = async (argv: ReadonlyArray<string>, out: (s: string)
   };
   process.on('SIGINT', onSigint);
   try {
-    log(`training ${positionals.model ?? flags.resume} on ${backend}: ${hyper.epochs} epochs, batch ${hyper.batchSize}${hyper.firstEpochBatchSize !== hyper.batchSize ? ` (first epoch ${hyper.firstEpochBatchSize})` : ''}, lr ${hyper.lr} x${hyper.lrGamma}/epoch, momentum ${hyper.momentum}, seed ${seed} -> ${outDir}`);
+    log(`training ${positionals.model ?? flags.resume} on ${backend.name} (${backend.why}): ${hyper.epochs} epochs, batch ${hyper.batchSize}${hyper.firstEpochBatchSize !== hyper.batchSize ? ` (first epoch ${hyper.firstEpochBatchSize})` : ''}, lr ${hyper.lr} x${hyper.lrGamma}/epoch, momentum ${hyper.momentum}, seed ${seed} -> ${outDir}`);
     const result = await train({
       network,
       hyper,
       seed,
-      backend,
+      backend: backend.name,
       out: outDir,
       ...(resume ? { resume } : {}),
       ...(flags['test-limit'] !== undefined ? { testLimit: flags['test-limit'] as number } : {}),
@@ -125,25 +126,30 @@ export const trainCommand = async (argv: ReadonlyArray<string>, out: (s: string)
     });
     // Training and its checkpoints are done: from here Ctrl-C may end the process at once.
     process.off('SIGINT', onSigint);
-    if (result.interrupted) {
-      err(`checkpoint saved to ${outDir}; continue with: winnow train --resume ${outDir}`);
-      if (json) out(JSON.stringify({ interrupted: true, checkpoint: outDir }));
-      return 130;
+    try {
+      if (result.interrupted) {
+        err(`checkpoint saved to ${outDir}; continue with: winnow train --resume ${outDir}`);
+        if (json) out(JSON.stringify({ interrupted: true, checkpoint: outDir }));
+        return 130;
+      }
+      let noise: NoiseResult | undefined;
+      if (flags.noise) {
+        noise = await noiseTest(result.model, loadMnist('test', flags['test-limit'] !== undefined ? { limit: flags['test-limit'] as number } : {}), { seed: 42 });
+        log(formatNoise(noise));
+      }
+      log(`checkpoint: ${outDir}`);
+      if (json) {
+        out(JSON.stringify({
+          backend: { name: backend.name, why: backend.why },
+          epochs: result.metrics.map((m) => ({ epoch: m.epoch, loss: m.loss, trainAccuracy: m.trainAccuracy, testAccuracy: m.testAccuracy, seconds: m.seconds, samplesPerSecond: m.samplesPerSecond })),
+          checkpoint: outDir,
+          ...(noise ? { noise: { levels: noise.levels, accuracy: noise.accuracy, score: noise.score } } : {}),
+        }));
+      }
+      return 0;
+    } finally {
+      result.model.dispose?.();
     }
-    let noise: NoiseResult | undefined;
-    if (flags.noise) {
-      noise = noiseTest(result.model, loadMnist('test', flags['test-limit'] !== undefined ? { limit: flags['test-limit'] as number } : {}), { seed: 42 });
-      log(formatNoise(noise));
-    }
-    log(`checkpoint: ${outDir}`);
-    if (json) {
-      out(JSON.stringify({
-        epochs: result.metrics.map((m) => ({ epoch: m.epoch, loss: m.loss, trainAccuracy: m.trainAccuracy, testAccuracy: m.testAccuracy, seconds: m.seconds, samplesPerSecond: m.samplesPerSecond })),
-        checkpoint: outDir,
-        ...(noise ? { noise: { levels: noise.levels, accuracy: noise.accuracy, score: noise.score } } : {}),
-      }));
-    }
-    return 0;
   } finally {
     process.off('SIGINT', onSigint);
   }

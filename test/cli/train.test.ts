@@ -22,6 +22,10 @@ describe('winnow train / eval', () => {
     expect(j.epochs[0].testAccuracy).toBeGreaterThan(0.1);
     expect(r.stderr).toMatch(/epoch 1\/1 {2}loss \d\.\d{4} {2}train [\d.]+% {2}test [\d.]+%/);
     expect(loadCheckpoint(dir).meta.progress.epochsDone).toBe(1);
+    // the default backend is auto; the header says what it chose and why, the checkpoint records it
+    expect(r.stderr).toMatch(/^training examples\/models\/sparse-mlp\.json on (reference|cpu|gpujs:webgpu) \(auto: [^)]+\): 1 epochs/m);
+    expect(j.backend.why).toMatch(/^auto: /);
+    expect(loadCheckpoint(dir).meta.backend).toBe(j.backend.name);
   });
 
   it('evaluates a checkpoint with the noise test', () => {
@@ -33,7 +37,9 @@ describe('winnow train / eval', () => {
     expect(j.noise.score).toBe(j.noise.correct.reduce((a: number, b: number) => a + b, 0));
     expect(j.noise.accuracy[0]).toBe(j.accuracy);
     expect(j.confusion.flat().reduce((a: number, b: number) => a + b, 0)).toBe(100);
-    const text = winnow(['eval', dir, '--noise', '--test-limit', '100']);
+    expect(j.backend.name).toMatch(/^(reference|cpu|gpujs:webgpu)$/); // auto picks one of these
+    const text = winnow(['eval', dir, '--noise', '--test-limit', '100', '--backend', 'reference']);
+    expect(text.stdout).toMatch(/, reference backend \(requested\)\n/);
     expect(text.stdout).toMatch(/test accuracy: [\d.]+% \(\d+ of 100\)/);
     expect(text.stdout).toMatch(/noise score: [\d,]+ of 1,100/);
   });
@@ -63,7 +69,8 @@ describe('winnow train / eval', () => {
       [['train', 'examples/models/dense-mlp.json', '--lr', '-1'], /Option '--lr' argument is ambiguous/],
       [['train', 'examples/models/dense-mlp.json', '--momentum', '1.5'], /--momentum must be in \[0, 1\), got 1\.5/],
       [['train', 'examples/models/dense-mlp.json', '--epochs'], /--epochs/],
-      [['train', 'examples/models/dense-mlp.json', '--backend', 'gpu', ...quick], /backend "gpu" is not available \(available: reference\)/],
+      [['train', 'examples/models/dense-mlp.json', '--backend', 'gpu', ...quick], /^winnow train: --backend must be one of auto, reference, cpu, gpujs:webgpu, gpujs:webgl2, gpujs:headlessgl, gpujs:webasm, gpujs:cpu, got "gpu"$/m],
+      [['eval', dir, '--backend', 'webgpu'], /^winnow eval: --backend must be one of auto, reference, .*, got "webgpu"$/m],
       [['train', 'missing.json'], /missing\.json: no such file/],
       [['train'], /expects <model> \(or --resume <checkpoint-dir>\)/],
       [['eval', join(tmp(), 'nothing')], /checkpoint .*nothing/],

@@ -3,12 +3,13 @@
  * float64 — on a full training step of every example network, from the same initial state and the
  * same batch: logits, loss, every updated parameter and every duty cycle within 1e-4 relative
  * error (norm-wise). The suite runs unchanged against each entry of `backends`; backends added by
- * later work register here.
+ * later work register here (and in runtime/backends.ts, which this suite imports). A backend that
+ * cannot run on this machine is skipped with its reason.
  */
 import { describe, expect, it } from 'vitest';
 import { lower, trace } from '../../compiler/index.ts';
 import { readModelFile } from '../../dsl/index.ts';
-import { createModel, type Model } from '../../runtime/backend.ts';
+import { backendNames, createModel, resolveBackend, type Model } from '../../runtime/backends.ts';
 import { loadMnist, normalizeInto } from '../../runtime/mnist.ts';
 import { allocFloat, initModelState, type FloatType, type ModelState } from '../../runtime/model-state.ts';
 import { Rng } from '../../runtime/rng.ts';
@@ -52,23 +53,37 @@ const x = normalizeInto(set.pixels, Array.from({ length: batch }, (_, i) => i), 
 const labels = set.labels.slice(0, batch);
 
 /** One training step (after a first warm-up step, so momentum and duty cycles are live). */
-const step = (model: Model) => {
-  const sgd = { lr: 0.01, momentum: 0.9, weightDecay: 1e-4 };
-  const rng = Rng.fromSeed(3, 2);
-  model.trainStep(x, labels, batch, sgd, batch, rng);
-  const logits = Float64Array.from(model.predict(x, batch));
-  const r = model.trainStep(x, labels, batch, sgd, 2 * batch, rng);
-  return { logits, loss: r.loss, state: model.state };
+const step = async (model: Model) => {
+  try {
+    const sgd = { lr: 0.01, momentum: 0.9, weightDecay: 1e-4 };
+    const rng = Rng.fromSeed(3, 2);
+    await model.trainStep(x, labels, batch, sgd, batch, rng);
+    const logits = Float64Array.from(await model.predict(x, batch));
+    const r = await model.trainStep(x, labels, batch, sgd, 2 * batch, rng);
+    return { logits, loss: r.loss, state: model.state };
+  } finally {
+    model.dispose?.();
+  }
+};
+
+/** Why a backend cannot run on this machine, or undefined when it can (a name winnow does not know is an error, not a skip). */
+const unavailable = async (backend: string): Promise<string | undefined> => {
+  if (!(backendNames as ReadonlyArray<string>).includes(backend)) throw new Error(`parity: unknown backend ${JSON.stringify(backend)}`);
+  return resolveBackend(backend).then(
+    () => undefined,
+    (e: Error) => e.message,
+  );
 };
 
 for (const b of backends) {
-  describe(`parity: ${b.name} vs reference (float64)`, () => {
+  describe(`parity: ${b.name} vs reference (float64)`, async () => {
+    const skip = await unavailable(b.backend);
     for (const name of models) {
-      it(`${name}: a full training step`, () => {
+      it.skipIf(skip !== undefined)(`${name}: a full training step${skip !== undefined ? ` (skipped: ${skip})` : ''}`, async () => {
         const lowered = lower(trace(readModelFile(`examples/models/${name}.json`)));
         const init = initModelState(lowered, { seed: 11, dtype: 'float64' });
-        const oracle = step(createModel('reference', lowered, convert(init, 'float64')));
-        const tested = step(createModel(b.backend, lowered, convert(init, b.dtype)));
+        const oracle = await step(await createModel('reference', lowered, convert(init, 'float64')));
+        const tested = await step(await createModel(b.backend, lowered, convert(init, b.dtype)));
         expect(relError(tested.logits, oracle.logits), 'logits').toBeLessThan(1e-4);
         expect(Math.abs(tested.loss - oracle.loss) / oracle.loss, 'loss').toBeLessThan(1e-4);
         for (const [tensor, t] of oracle.state.tensors) {
