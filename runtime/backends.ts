@@ -13,6 +13,7 @@
  * // const { name, why } = await resolveBackend('auto');   // e.g. { name: 'reference', why: 'auto: no WebGPU backend in this build, no cpu backend, using reference' }
  * // const model = await createModel(name, lowered, state);
  */
+import { cpuBackend } from './cpu/index.ts';
 import { registerBackend, type BackendRegistration, type ConcreteBackendName } from './backend.ts';
 
 export * from './backend.ts';
@@ -24,6 +25,6 @@ export interface BackendModule {
 }
 
 /** The backends this build ships besides `reference`, registered when this module loads. */
-export const shippedBackends: ReadonlyArray<BackendModule> = [];
+export const shippedBackends: ReadonlyArray<BackendModule> = [cpuBackend];
 
 for (const { name, backend } of shippedBackends) registerBackend(name, backend);

@@ -9,7 +9,7 @@ export const dropoutOp: OpDef = { name: 'dropout', arity: [1, 1], attrs: { rate:
   decompose: (op, [x], ctx) => {
     const rate = op.attrs.rate as number;
     if (!ctx.training || rate === 0) return x;
-    const keep = ctx.emit('random', [], { rate, role: 'dropout' }, { shape: op.shape, layer: op.layer });
+    const keep = ctx.emit('random', [], { rate, role: 'dropout' }, { shape: op.shape, batched: true, layer: op.layer });
     return ctx.emit('maskScale', [x, keep], { scale: 1 / (1 - rate) }, { layer: op.layer });
   },
 };

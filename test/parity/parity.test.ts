@@ -20,7 +20,10 @@ interface BackendUnderTest {
   readonly dtype: FloatType;
 }
 
-const backends: ReadonlyArray<BackendUnderTest> = [{ name: 'reference (float32)', backend: 'reference', dtype: 'float32' }];
+const backends: ReadonlyArray<BackendUnderTest> = [
+  { name: 'reference (float32)', backend: 'reference', dtype: 'float32' },
+  { name: 'cpu', backend: 'cpu', dtype: 'float32' },
+];
 
 const models = ['dense-mlp', 'dropout-mlp', 'sparse-mlp', 'dense-cnn1', 'dense-cnn2', 'sparse-cnn1', 'sparse-cnn2'];
 
