@@ -14,7 +14,7 @@ const common = {
   sourcemap: 'linked',
   logLevel: 'warning',
   // gpu.js and esbuild are loaded from node_modules at run time (native parts, optional backends).
-  external: ['gpu.js', 'esbuild', 'webgpu', 'gl'],
+  external: ['gpu.js', 'esbuild', 'webgpu', 'gl', 'wabt'],
   banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
 };
 await Promise.all([
