@@ -7,11 +7,12 @@ import { parseArgs } from 'node:util';
 import { violation, type Check } from '../../dsl/checks.ts';
 import { WinnowError } from '../../dsl/errors.ts';
 
-/** A flag's type. */
-export type FlagSpec =
+/** A flag's type (`short`: a one-letter alias, e.g. `o` for `-o`). */
+export type FlagSpec = (
   | { readonly type: 'bool'; readonly help: string }
   | { readonly type: 'string'; readonly help: string; readonly choices?: ReadonlyArray<string> }
-  | { readonly type: 'number'; readonly help: string; readonly check: Check };
+  | { readonly type: 'number'; readonly help: string; readonly check: Check }
+) & { readonly short?: string };
 
 /** A command's flags and positionals. */
 export interface CommandSpec {
@@ -34,7 +35,7 @@ export const parseCommand = (spec: CommandSpec, argv: ReadonlyArray<string>): Pa
       args: [...argv],
       allowPositionals: true,
       strict: true,
-      options: Object.fromEntries(Object.entries(spec.flags).map(([name, f]) => [name, { type: f.type === 'bool' ? 'boolean' : 'string' }])),
+      options: Object.fromEntries(Object.entries(spec.flags).map(([name, f]) => [name, { type: f.type === 'bool' ? 'boolean' : 'string', ...(f.short ? { short: f.short } : {}) }])),
     });
   } catch (e) {
     const msg = (e as Error).message.replace(/\. To specify a positional argument.*$/s, '').replace(/\s+/g, ' ').trim();
@@ -74,6 +75,6 @@ export const parseCommand = (spec: CommandSpec, argv: ReadonlyArray<string>): Pa
 export const usage = (spec: CommandSpec): string =>
   [
     `usage: winnow ${spec.name} ${spec.positionals.map((p) => (p.endsWith('?') ? `[${p.slice(0, -1)}]` : `<${p}>`)).join(' ')} [flags]`,
-    ...Object.entries(spec.flags).map(([n, f]) => `  --${n}${f.type === 'bool' ? '' : ' <value>'}`.padEnd(28) + f.help),
+    ...Object.entries(spec.flags).map(([n, f]) => `  ${f.short ? `-${f.short}, ` : ''}--${n}${f.type === 'bool' ? '' : ' <value>'}`.padEnd(28) + f.help),
   ].join('\n');
 

@@ -3,6 +3,7 @@
  * and exits 2; anything else is a bug and prints its stack.
  */
 import { isWinnowError } from '../../dsl/errors.ts';
+import { buildCommand, buildSpec } from './build.ts';
 import { evalCommand, evalSpec } from './eval.ts';
 import { inspectCommand, inspectSpec } from './inspect.ts';
 import { trainCommand, trainSpec } from './train.ts';
@@ -18,6 +19,7 @@ const commands: Readonly<Record<string, Command>> = {
   inspect: { spec: inspectSpec, run: inspectCommand, summary: 'show a model layer by layer (params, k, boost, IR)' },
   train: { spec: trainSpec, run: trainCommand, summary: 'train a model on MNIST, with checkpoints' },
   eval: { spec: evalSpec, run: evalCommand, summary: 'test accuracy, confusion matrix and noise score of a checkpoint' },
+  build: { spec: buildSpec, run: buildCommand, summary: 'compile a model (and its weights) into one standalone ES module' },
 };
 
 const help = (): string =>

@@ -1,0 +1,208 @@
+/**
+ * Ahead-of-time builds (`winnow build`): compiles a model's programs for the cpu backend and
+ * bundles them with its state into ONE standalone ES module. The module holds the generated
+ * kernels as code, the matrix products as embedded WebAssembly binaries, the state (weights,
+ * masks, momentum, layer state) as embedded data, and `runtime/aot/standalone.ts` to run them:
+ * no parser, compiler, wabt or io-ts at load time.
+ *
+ * Memory is laid out as the cpu backend does (runtime/cpu/model.ts): the state arena first, then,
+ * for each program, its host inputs, temporaries and scratch. Programs run one at a time, so they
+ * share the memory above the arena.
+ *
+ * @example
+ * import { buildStandalone } from 'winnow/runtime/aot/build';
+ * // const text = await buildStandalone(lowered, state, { name: 'sparse_mlp', batch: 64, inferenceOnly: false, rng: Rng.fromSeed(1, 2).state() });
+ * // writeFileSync('model.mjs', text); const { predict } = await import('./model.mjs');
+ */
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { compile, type ProgramKind } from '../../compiler/backend/compile.ts';
+import { floatsOf } from '../../compiler/backend/passes/plan-buffers.ts';
+import { generateJs } from '../../compiler/codegen/js/program.ts';
+import type { Lowered } from '../../compiler/stages.ts';
+import { shapeSize } from '../../dsl/shape.ts';
+import { stateSlot } from '../compiled/host.ts';
+import type { ModelState } from '../model-state.ts';
+import { watToBinary } from '../cpu/wasm.ts';
+import type { ArenaEntry, ProgramSpec } from './standalone.ts';
+
+/** Options of a build. */
+export interface BuildOptions {
+  /** The model's name (in the module's exports and header). */
+  readonly name: string;
+  /** The batch size every program is compiled for. */
+  readonly batch: number;
+  /** Leave out the training programs (and the momentum buffers and masks). */
+  readonly inferenceOnly: boolean;
+  /** The training stream's initial state (four uint32 words; `Rng.fromSeed(seed, 2).state()` as `winnow train` starts it). */
+  readonly rng: readonly [number, number, number, number];
+  /** A comment line for the module's header (e.g. what it was built from). */
+  readonly note?: string;
+}
+
+const align = (n: number) => (n + 15) & ~15;
+
+/** The state arena of a build: tensors, then (for training) momentum buffers and masks. */
+const layoutArena = (state: ModelState, withTraining: boolean): { arena: ArenaEntry[]; end: number } => {
+  const arena: ArenaEntry[] = [];
+  let end = 0;
+  const place = (map: ArenaEntry['map'], name: string, shape: ReadonlyArray<number>, length: number) => {
+    arena.push({ map, name, shape: [...shape], offset: end, length });
+    end += align(length);
+  };
+  for (const [name, t] of state.tensors) place('tensors', name, t.shape, t.data.length);
+  if (withTraining) {
+    for (const [name, m] of state.momentum) place('momentum', name, state.tensors.get(name)!.shape, m.length);
+    for (const [name, m] of state.masks) place('masks', name, state.tensors.get(name)!.shape, m.length);
+  }
+  return { arena, end };
+};
+
+/**
+ * The arena's data: per entry, a bitmap of its non-zero elements (padded to 4 bytes) and, for
+ * float tensors, those elements as little-endian float32 (masks need only the bitmap). Sparse
+ * weights and fresh momentum buffers shrink accordingly. Only +0 counts as zero, so -0 survives.
+ */
+export const encodeArena = (arena: ReadonlyArray<ArenaEntry>, state: ModelState): Uint8Array => {
+  const dataOf = (e: ArenaEntry): ArrayLike<number> =>
+    e.map === 'tensors' ? state.tensors.get(e.name)!.data : e.map === 'momentum' ? state.momentum.get(e.name)! : state.masks.get(e.name)!;
+  const isZero = (v: number) => v === 0 && !Object.is(v, -0);
+  let bytes = 0;
+  for (const e of arena) {
+    bytes += (Math.ceil(e.length / 8) + 3) & ~3;
+    if (e.map === 'masks') continue;
+    const d = dataOf(e);
+    for (let i = 0; i < e.length; i++) if (!isZero(d[i])) bytes += 4;
+  }
+  const out = new Uint8Array(bytes);
+  const view = new DataView(out.buffer);
+  let at = 0;
+  for (const e of arena) {
+    const d = dataOf(e);
+    const bitmap = at;
+    at += (Math.ceil(e.length / 8) + 3) & ~3;
+    for (let i = 0; i < e.length; i++) {
+      if (isZero(d[i])) continue;
+      out[bitmap + (i >>> 3)] |= 1 << (i & 7);
+      if (e.map === 'masks') continue;
+      view.setFloat32(at, d[i], true);
+      at += 4;
+    }
+  }
+  return out;
+};
+
+const base64 = (bytes: Uint8Array): string => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64');
+
+/** One program compiled and placed above `base`: its spec (without the factory), the factory's source, and where its memory ends. */
+const placeProgram = async (lowered: Lowered, kind: ProgramKind, batch: number, base: number, arena: ReadonlyArray<ArenaEntry>) => {
+  const { schedule } = compile(lowered, { program: kind, batch });
+  const ir = schedule.ir;
+  const plan = schedule.plan!;
+  const slots = new Map(arena.map((e) => [`${e.map}:${e.name}`, e.offset]));
+  const hostFloats = plan.buffers.filter((b) => b.kind === 'host').reduce((a, b) => Math.max(a, b.offset + b.length), 0);
+  const tempBase = align(base + hostFloats);
+  const scratch = align(tempBase + plan.tempFloats);
+  const address = (v: number): number => {
+    const buf = plan.buffers[plan.bufferOf.get(v)!];
+    if (buf.kind === 'state') {
+      const slot = stateSlot(ir.ops[buf.values[0]])!;
+      const at = slots.get(`${slot.map}:${slot.name}`);
+      if (at === undefined) throw new Error(`winnow build: the ${kind} program reads ${slot.map} ${slot.name}, which the module's state does not hold`);
+      return at;
+    }
+    return (buf.kind === 'host' ? base : tempBase) + buf.offset;
+  };
+  const js = generateJs(schedule, address, scratch);
+  const hostOp = (name: string) => ir.ops.filter((o) => o.op === name);
+  const spec: Omit<ProgramSpec, 'factory'> = {
+    wasm: js.wat ? base64(await watToBinary(js.wat)) : '',
+    inputs: hostOp('input').map((o) => address(o.id)),
+    labels: hostOp('labels').map((o) => address(o.id)),
+    scalars: hostOp('scalar').map((o) => [String(o.attrs.role), address(o.id)] as const),
+    randoms: hostOp('random').map((o) => [address(o.id), floatsOf(ir, o.id, batch), o.attrs.rate as number] as const),
+    copies: (ir.updates ?? []).filter((u) => !plan.inPlace.has(u.value)).map((u) => [address(u.value), address(u.source), floatsOf(ir, u.value, batch)] as const),
+    output: address(ir.output),
+    stats: ir.results?.stats !== undefined ? address(ir.results.stats) : -1,
+  };
+  return { spec, source: js.source, end: scratch + js.scratchFloats };
+};
+
+/** The directory of this module's sources (runtime/aot), from the sources or from the bundled CLI in dist/. */
+const aotDir = (): string => {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    for (const candidate of [dir, join(dir, 'runtime', 'aot')]) if (existsSync(join(candidate, 'standalone.ts'))) return candidate;
+    const up = dirname(dir);
+    if (up === dir) throw new Error('winnow build: cannot find runtime/aot/standalone.ts next to the winnow package');
+    dir = up;
+  }
+};
+
+/** The entry module of a build (before bundling): the spec, with each program's generated factory as code. */
+export const standaloneEntry = async (lowered: Lowered, state: ModelState, options: BuildOptions): Promise<string> => {
+  const { arena, end: stateEnd } = layoutArena(state, !options.inferenceOnly);
+  const kinds: ProgramKind[] = options.inferenceOnly ? ['inference'] : ['inference', 'train', 'epochEnd'];
+  let memoryFloats = stateEnd;
+  const programs: string[] = [];
+  for (const kind of kinds) {
+    const p = await placeProgram(lowered, kind, kind === 'epochEnd' ? 1 : options.batch, stateEnd, arena);
+    memoryFloats = Math.max(memoryFloats, p.end);
+    // The factory is generated code (only numbers and identifiers the code generator made), spliced in as a function expression.
+    programs.push(`  ${kind}: { factory: ${p.source.split('\n').join('\n    ')}, ${JSON.stringify(p.spec).slice(1)},`);
+  }
+  const ops = lowered.ir.ops;
+  const constants = {
+    name: options.name,
+    batch: options.batch,
+    classes: shapeSize(ops[lowered.ir.output].shape!),
+    inputShape: [...lowered.ir.inputShape],
+    memoryFloats,
+    arena,
+    rng: [...options.rng],
+  };
+  const head = JSON.stringify(constants);
+  const exportsList = ['predict', 'state', ...(options.inferenceOnly ? [] : ['trainStep', 'endEpoch', 'rngState'])];
+  return [
+    "import { createStandalone } from './standalone.ts';",
+    '',
+    `const spec = { ${head.slice(1, -1)},`,
+    `  data: ${JSON.stringify(base64(encodeArena(arena, state)))},`,
+    ...programs,
+    '};',
+    'const model = await createStandalone(spec);',
+    '/** The model\'s name, the batch size its programs are compiled for, its number of classes and the shape of one input. */',
+    'export const { name, batch, classes } = spec;',
+    'export const inputShape = Object.freeze(spec.inputShape);',
+    `export const { ${exportsList.join(', ')} } = model;`,
+    `export default Object.freeze({ name, batch, classes, inputShape, ${exportsList.join(', ')} });`,
+    '',
+  ].join('\n');
+};
+
+/** A standalone ES module (text) running `lowered` with `state`, bundled with esbuild. */
+export const buildStandalone = async (lowered: Lowered, state: ModelState, options: BuildOptions): Promise<string> => {
+  const entry = await standaloneEntry(lowered, state, options);
+  const { build } = await import('esbuild');
+  // Comments carry only characters that cannot end a comment line.
+  const safe = options.name.replace(/[^\w.-]/g, '_');
+  const result = await build({
+    stdin: { contents: entry, resolveDir: aotDir(), sourcefile: `${safe}.entry.mjs`, loader: 'js' },
+    bundle: true,
+    write: false,
+    format: 'esm',
+    platform: 'neutral',
+    target: 'es2022',
+    logLevel: 'silent',
+    legalComments: 'none',
+    banner: {
+      js: [
+        `// ${safe}: a sparse network built by \`winnow build\` for the cpu backend (generated JavaScript + WebAssembly SIMD); do not edit.`,
+        ...(options.note ? [`// ${options.note.replace(/[\r\n\u2028\u2029]+/g, ' ')}`] : []),
+        `// exports: name, batch, classes, inputShape, predict(x, n)${options.inferenceOnly ? ', state()' : ', trainStep(x, labels, batch, { lr, momentum, weightDecay }, samplesSeen, seed?), endEpoch(), state(), rngState()'}`,
+      ].join('\n'),
+    },
+  });
+  return result.outputFiles[0].text;
+};
