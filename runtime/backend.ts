@@ -119,10 +119,11 @@ const usable = async (name: ConcreteBackendName): Promise<boolean> => {
 const webgpuRefusal = async (): Promise<string | undefined> => {
   const entry = registry.get('gpujs:webgpu');
   if (!entry) return 'no WebGPU backend in this build';
-  if ((await unavailability(entry)) !== undefined) return 'no WebGPU adapter';
+  // Hardware first: it can answer without starting a WebGPU runtime (no GPU driver loader, no GPU).
   const hardware = entry.registration.hardware;
   const isHardware = hardware ? await hardware().catch(() => false) : false;
-  return isHardware ? undefined : 'no hardware WebGPU adapter';
+  if (!isHardware) return 'no hardware WebGPU adapter';
+  return (await unavailability(entry)) !== undefined ? 'no WebGPU adapter' : undefined;
 };
 
 /** A chosen backend and, in a few words, why. */

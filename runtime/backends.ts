@@ -14,6 +14,7 @@
  * // const model = await createModel(name, lowered, state);
  */
 import { cpuBackend } from './cpu/index.ts';
+import { gpujsBackends } from './gpujs/backends.ts';
 import { registerBackend, type BackendRegistration, type ConcreteBackendName } from './backend.ts';
 
 export * from './backend.ts';
@@ -25,6 +26,6 @@ export interface BackendModule {
 }
 
 /** The backends this build ships besides `reference`, registered when this module loads. */
-export const shippedBackends: ReadonlyArray<BackendModule> = [cpuBackend];
+export const shippedBackends: ReadonlyArray<BackendModule> = [cpuBackend, ...gpujsBackends];
 
 for (const { name, backend } of shippedBackends) registerBackend(name, backend);

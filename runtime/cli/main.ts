@@ -4,6 +4,7 @@
  */
 import { isWinnowError } from '../../dsl/errors.ts';
 import { buildCommand, buildSpec } from './build.ts';
+import { benchCommand, benchSpec } from './bench.ts';
 import { evalCommand, evalSpec } from './eval.ts';
 import { inspectCommand, inspectSpec } from './inspect.ts';
 import { trainCommand, trainSpec } from './train.ts';
@@ -16,10 +17,11 @@ type Command = {
 };
 
 const commands: Readonly<Record<string, Command>> = {
-  inspect: { spec: inspectSpec, run: inspectCommand, summary: 'show a model layer by layer (params, k, boost, IR)' },
+  inspect: { spec: inspectSpec, run: inspectCommand, summary: 'show a model layer by layer (params, k, boost, IR, generated kernels)' },
   train: { spec: trainSpec, run: trainCommand, summary: 'train a model on MNIST, with checkpoints' },
   eval: { spec: evalSpec, run: evalCommand, summary: 'test accuracy, confusion matrix and noise score of a checkpoint' },
   build: { spec: buildSpec, run: buildCommand, summary: 'compile a model (and its weights) into one standalone ES module' },
+  bench: { spec: benchSpec, run: benchCommand, summary: 'training and inference samples/s per backend on MNIST' },
 };
 
 const help = (): string =>

@@ -23,6 +23,9 @@ interface BackendUnderTest {
 const backends: ReadonlyArray<BackendUnderTest> = [
   { name: 'reference (float32)', backend: 'reference', dtype: 'float32' },
   { name: 'cpu', backend: 'cpu', dtype: 'float32' },
+  { name: 'gpujs:cpu', backend: 'gpujs:cpu', dtype: 'float32' },
+  { name: 'gpujs:webasm', backend: 'gpujs:webasm', dtype: 'float32' },
+  { name: 'gpujs:webgpu', backend: 'gpujs:webgpu', dtype: 'float32' },
 ];
 
 const models = ['dense-mlp', 'dropout-mlp', 'sparse-mlp', 'dense-cnn1', 'dense-cnn2', 'sparse-cnn1', 'sparse-cnn2'];
@@ -78,14 +81,25 @@ const unavailable = async (backend: string): Promise<string | undefined> => {
   );
 };
 
+/** The oracle's run of each network, made once and shared by every backend under test (which only read it). */
+const oracles = new Map<string, ReturnType<typeof runOracle>>();
+const runOracle = async (name: string) => {
+  const lowered = lower(trace(readModelFile(`examples/models/${name}.json`)));
+  const init = initModelState(lowered, { seed: 11, dtype: 'float64' });
+  return { lowered, init, oracle: await step(await createModel('reference', lowered, convert(init, 'float64'))) };
+};
+const oracleOf = (name: string) => {
+  let o = oracles.get(name);
+  if (!o) oracles.set(name, (o = runOracle(name)));
+  return o;
+};
+
 for (const b of backends) {
   describe(`parity: ${b.name} vs reference (float64)`, async () => {
     const skip = await unavailable(b.backend);
     for (const name of models) {
       it.skipIf(skip !== undefined)(`${name}: a full training step${skip !== undefined ? ` (skipped: ${skip})` : ''}`, async () => {
-        const lowered = lower(trace(readModelFile(`examples/models/${name}.json`)));
-        const init = initModelState(lowered, { seed: 11, dtype: 'float64' });
-        const oracle = await step(await createModel('reference', lowered, convert(init, 'float64')));
+        const { lowered, init, oracle } = await oracleOf(name);
         const tested = await step(await createModel(b.backend, lowered, convert(init, b.dtype)));
         expect(relError(tested.logits, oracle.logits), 'logits').toBeLessThan(1e-4);
         expect(Math.abs(tested.loss - oracle.loss) / oracle.loss, 'loss').toBeLessThan(1e-4);

@@ -59,6 +59,54 @@ export const forRange = (v: string, bound: number, body: ReadonlyArray<string>):
   '}',
 ];
 
+/**
+ * Loop iterations one kernel invocation may run in all on Mesa's software renderers (llvmpipe,
+ * lavapipe: gallivm's loop limiter, which WebGPU reaches through Dawn on a machine without a GPU):
+ * past it every loop of the invocation stops silently. Generated kernels stay under it by
+ * unrolling (`forRangeUnrolled`).
+ */
+export const SOFTWARE_LOOP_LIMIT = 65535;
+
+/** Renames the `let` locals (and loop variables) declared in `lines` with a suffix, and replaces `v` by `index`. */
+const instantiate = (lines: ReadonlyArray<string>, v: string, index: string, suffix: string): string[] => {
+  const declared = new Set(lines.flatMap((l) => [...l.matchAll(/\blet ([A-Za-z_$][A-Za-z0-9_$]*)/g)].map((m) => m[1])));
+  const rename = (l: string) =>
+    l.replace(/(\.\s*)?\b([A-Za-z_$][A-Za-z0-9_$]*)\b/g, (all, dot: string | undefined, word: string, at: number) => {
+      if (dot || /[0-9.]/.test(l[at - 1] ?? '')) return all; // a property, or a number's exponent
+      if (word === v) return index;
+      return declared.has(word) ? id(`${word}_${suffix}`) : all;
+    });
+  return lines.map(rename);
+};
+
+/**
+ * `forRange` with its body repeated `unroll` times per iteration (the loop runs floor(bound /
+ * unroll) times; the remainder, or the whole loop when unroll >= bound, is straight-line code).
+ * Each copy reads `v` as its own index and gets its own copies of the body's locals, so the
+ * statements run in exactly `forRange`'s order: only the loop's iteration count changes.
+ */
+export const forRangeUnrolled = (v: string, bound: number, unroll: number, body: ReadonlyArray<string>): string[] => {
+  int(unroll);
+  const u = Math.min(unroll, Number(int(bound)));
+  if (u <= 1) return forRange(v, bound, body);
+  const chunks = Math.floor(bound / u);
+  const out: string[] = [];
+  if (u < bound) {
+    const copies = Array.from({ length: u }, (_, c) => instantiate(body, v, `(${id(v)} * ${int(u)} + ${int(c)})`, `u${c}`)).flat();
+    out.push(...forRange(v, chunks, copies));
+  }
+  for (let i = u < bound ? chunks * u : 0; i < bound; i++) out.push(...instantiate(body, v, int(i), `r${i}`));
+  return out;
+};
+
+/** Loop iterations (back-edges) of `forRangeUnrolled(v, bound, unroll, body)` when one run of the body takes `inner`. */
+export const unrolledIterations = (bound: number, unroll: number, inner: number): number => {
+  const u = Math.min(unroll, bound);
+  if (u <= 1) return bound * (1 + inner);
+  const chunks = u < bound ? Math.floor(bound / u) : 0;
+  return chunks * (1 + u * inner) + (bound - chunks * u) * inner;
+};
+
 /** A kernel function's source: `function (params) { body; return result; }`. */
 export const kernelSource = (params: ReadonlyArray<string>, body: ReadonlyArray<string>, result: string): string =>
   checkKernelSource(['function (' + params.map(id).join(', ') + ') {', ...body.map((l) => `  ${l}`), `  return ${result};`, '}'].join('\n'));

@@ -1,0 +1,180 @@
+function (M, W) {
+  function k0_linear_biasAdd_relu(M) {
+    W.f0();
+    for (let b = 0; b < 64; b++) {
+      for (let e = 0; e < 1000; e++) {
+        const o = b * 1000 + e;
+        let v = M[3835728 + o];
+        v = (v + M[784000 + e]);
+        v = (v > 0.0 ? v : 0.0);
+        M[3642320 + o] = v;
+      }
+    }
+  }
+  function k1_linear_biasAdd_relu(M) {
+    W.f1();
+    for (let b = 0; b < 64; b++) {
+      for (let e = 0; e < 1000; e++) {
+        const o = b * 1000 + e;
+        let v = M[3835728 + o];
+        v = (v + M[1785008 + e]);
+        v = (v > 0.0 ? v : 0.0);
+        M[3706320 + o] = v;
+      }
+    }
+  }
+  function k2_linear_biasAdd(M) {
+    W.f2();
+    for (let b = 0; b < 64; b++) {
+      for (let e = 0; e < 10; e++) {
+        const o = b * 10 + e;
+        let v = M[3835728 + o];
+        v = (v + M[1796016 + e]);
+        M[3770320 + o] = v;
+      }
+    }
+  }
+  function k3_xentStats(M) {
+    for (let b = 0; b < 64; b++) {
+      for (let e = 0; e < 2; e++) {
+        const o = b * 2 + e;
+        let max = M[3770320 + b * 10 + 0], arg = 0;
+        for (let c = 1; c < 10; c++) if (M[3770320 + b * 10 + c] > max) { max = M[3770320 + b * 10 + c]; arg = c; }
+        let sum = 0;
+        for (let c = 0; c < 10; c++) sum += Math.exp(M[3770320 + b * 10 + c] - max);
+        const lse = Math.log(sum) + max;
+        const label = M[3642240 + b * 1 + 0];
+        let v = e === 0 ? lse - M[3770320 + b * 10 + label] : (arg === label ? 1 : 0);
+        M[3770960 + o] = v;
+      }
+    }
+  }
+  function k4_xentGrad(M) {
+    for (let b = 0; b < 64; b++) {
+      for (let e = 0; e < 10; e++) {
+        const o = b * 10 + e;
+        let max = M[3770320 + b * 10 + 0], arg = 0;
+        for (let c = 1; c < 10; c++) if (M[3770320 + b * 10 + c] > max) { max = M[3770320 + b * 10 + c]; arg = c; }
+        let sum = 0;
+        for (let c = 0; c < 10; c++) sum += Math.exp(M[3770320 + b * 10 + c] - max);
+        const lse = Math.log(sum) + max;
+        const label = M[3642240 + b * 1 + 0];
+        let v = (Math.exp(M[3770320 + b * 10 + e] - lse) - (e === label ? 1 : 0)) / 64.0;
+        M[3771088 + o] = v;
+      }
+    }
+  }
+  function k5_biasGrad_momentum(M) {
+    for (let o = 0; o < 10; o++) {
+      let v = 0;
+      for (let b = 0; b < 64; b++) for (let p = 0; p < 1; p++) v += M[3771088 + b * 10 + o * 1 + p];
+      v = (M[3642308] * M[3592048 + o] + v + M[3642312] * M[1796016 + o]);
+      M[3592048 + o] = v;
+    }
+  }
+  function k6_linearGradX_reluGrad(M) {
+    W.f3();
+    for (let b = 0; b < 64; b++) {
+      for (let e = 0; e < 1000; e++) {
+        const o = b * 1000 + e;
+        let v = M[3835728 + o];
+        v = (M[3706320 + o] > 0.0 ? v : 0.0);
+        M[3771728 + o] = v;
+      }
+    }
+  }
+  function k7_linearGradW_momentum(M) {
+    W.f4();
+    for (let o = 0; o < 10000; o++) {
+      let v = M[3835728 + o];
+      v = (M[3642308] * M[3582048 + o] + v + M[3642312] * M[1786016 + o]);
+      M[3582048 + o] = v;
+    }
+  }
+  function k8_biasGrad_momentum(M) {
+    for (let o = 0; o < 1000; o++) {
+      let v = 0;
+      for (let b = 0; b < 64; b++) for (let p = 0; p < 1; p++) v += M[3771728 + b * 1000 + o * 1 + p];
+      v = (M[3642308] * M[3581040 + o] + v + M[3642312] * M[1785008 + o]);
+      M[3581040 + o] = v;
+    }
+  }
+  function k9_linearGradX_reluGrad(M) {
+    W.f5();
+    for (let b = 0; b < 64; b++) {
+      for (let e = 0; e < 1000; e++) {
+        const o = b * 1000 + e;
+        let v = M[3835728 + o];
+        v = (M[3642320 + o] > 0.0 ? v : 0.0);
+        M[3706320 + o] = v;
+      }
+    }
+  }
+  function k10_linearGradW_momentum(M) {
+    W.f6();
+    for (let o = 0; o < 1000000; o++) {
+      let v = M[3835728 + o];
+      v = (M[3642308] * M[2581040 + o] + v + M[3642312] * M[785008 + o]);
+      M[2581040 + o] = v;
+    }
+  }
+  function k11_biasGrad_momentum(M) {
+    for (let o = 0; o < 1000; o++) {
+      let v = 0;
+      for (let b = 0; b < 64; b++) for (let p = 0; p < 1; p++) v += M[3706320 + b * 1000 + o * 1 + p];
+      v = (M[3642308] * M[2580032 + o] + v + M[3642312] * M[784000 + o]);
+      M[2580032 + o] = v;
+    }
+  }
+  function k12_linearGradW_momentum(M) {
+    W.f7();
+    for (let o = 0; o < 784000; o++) {
+      let v = M[3835728 + o];
+      v = (M[3642308] * M[1796032 + o] + v + M[3642312] * M[0 + o]);
+      M[1796032 + o] = v;
+    }
+  }
+  function k13_sgdUpdate(M) {
+    for (let o = 0; o < 784000; o++) {
+      let v = M[0 + o];
+      v = (v - M[3642304] * M[1796032 + o]);
+      M[0 + o] = v;
+    }
+  }
+  function k14_sgdUpdate(M) {
+    for (let o = 0; o < 1000; o++) {
+      let v = M[784000 + o];
+      v = (v - M[3642304] * M[2580032 + o]);
+      M[784000 + o] = v;
+    }
+  }
+  function k15_sgdUpdate(M) {
+    for (let o = 0; o < 1000000; o++) {
+      let v = M[785008 + o];
+      v = (v - M[3642304] * M[2581040 + o]);
+      M[785008 + o] = v;
+    }
+  }
+  function k16_sgdUpdate(M) {
+    for (let o = 0; o < 1000; o++) {
+      let v = M[1785008 + o];
+      v = (v - M[3642304] * M[3581040 + o]);
+      M[1785008 + o] = v;
+    }
+  }
+  function k17_sgdUpdate(M) {
+    for (let o = 0; o < 10000; o++) {
+      let v = M[1786016 + o];
+      v = (v - M[3642304] * M[3582048 + o]);
+      M[1786016 + o] = v;
+    }
+  }
+  function k18_sgdUpdate(M) {
+    for (let o = 0; o < 10; o++) {
+      let v = M[1796016 + o];
+      v = (v - M[3642304] * M[3592048 + o]);
+      M[1796016 + o] = v;
+    }
+  }
+  return [k0_linear_biasAdd_relu, k1_linear_biasAdd_relu, k2_linear_biasAdd, k3_xentStats, k4_xentGrad, k5_biasGrad_momentum, k6_linearGradX_reluGrad, k7_linearGradW_momentum, k8_biasGrad_momentum, k9_linearGradX_reluGrad, k10_linearGradW_momentum, k11_biasGrad_momentum, k12_linearGradW_momentum, k13_sgdUpdate, k14_sgdUpdate, k15_sgdUpdate, k16_sgdUpdate, k17_sgdUpdate, k18_sgdUpdate];
+}

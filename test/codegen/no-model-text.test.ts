@@ -1,0 +1,69 @@
+/**
+ * Generated sources are built from numbers and compiler-made identifiers only: no text from a
+ * model file (its name, description or layer names) may reach a kernel, since generated text is
+ * compiled and run. A model full of canary names and a hostile description must generate exactly
+ * the sources of the same model without them, on every backend that generates code.
+ */
+import { describe, expect, it } from 'vitest';
+import { lower, trace } from '../../compiler/index.ts';
+import { modelFromJSON } from '../../dsl/index.ts';
+import { kernelSourceBackends, openKernelSources, type SourceFile } from '../../runtime/kernel-sources.ts';
+
+const canary = 'Zq9canary';
+const description = `${canary} */ }); globalThis.pwned = 1; (function(){ // </script> ;; (module) "\\u0000 \`\${process.exit(1)}\``;
+
+/** A small network using every layer kind the compiled backends support (not batchNorm yet), each named with the canary when `named`. */
+const model = (named: boolean) => {
+  const n = (i: number) => (named ? { name: `${canary}_layer${i}` } : {});
+  return {
+    format: 'winnow.model/1',
+    ...(named ? { name: `${canary}_model`, description } : {}),
+    input: [1, 12, 12],
+    layers: [
+      { conv2d: { filters: 4, kernel: 3, weightDensity: 0.5, ...n(0) } },
+      { maxPool2d: { size: 2, ...n(1) } },
+      { kwta: { percentOn: 0.25, boost: { strength: 1.5 }, ...n(2) } },
+      { flatten: { ...n(3) } },
+      { dense: { units: 16, weightDensity: 0.5, dropconnect: 0.2, ...n(4) } },
+      { relu: { ...n(5) } },
+      { dropout: { rate: 0.5, ...n(6) } },
+      { dense: { units: 5, ...n(7) } },
+      { softmaxCrossEntropy: { ...n(8) } },
+    ],
+  };
+};
+
+const sourcesOf = async (backend: string, json: unknown): Promise<SourceFile[]> => {
+  const net = modelFromJSON(json);
+  const opened = await openKernelSources(backend, lower(trace(net)));
+  try {
+    const files: SourceFile[] = [];
+    for (const program of ['train', 'inference', 'epochEnd'] as const) {
+      const s = await opened.sources(program, 8);
+      files.push(...s.files, { name: `${program} kernel names`, language: 'text', text: s.kernels.join('\n') });
+    }
+    return files;
+  } finally {
+    opened.dispose();
+  }
+};
+
+describe('generated sources never contain text from the model file', () => {
+  it('the canary model decodes with its names (so the test means something)', () => {
+    const net = modelFromJSON(model(true));
+    expect(net.name).toBe(`${canary}_model`);
+    expect(net.layers.filter((l) => l.name?.startsWith(canary))).toHaveLength(9);
+  });
+
+  for (const backend of kernelSourceBackends()) {
+    it(`${backend}: no canary in any program's sources, and the sources equal those of the unnamed model`, async () => {
+      const named = await sourcesOf(backend, model(true));
+      expect(named.length).toBeGreaterThanOrEqual(6);
+      for (const f of named) {
+        expect(f.text.toLowerCase(), f.name).not.toContain(canary.toLowerCase());
+        expect(f.text, f.name).not.toContain('pwned');
+      }
+      expect(named).toEqual(await sourcesOf(backend, model(false)));
+    });
+  }
+});
