@@ -3,7 +3,8 @@
  * golden tests and anyone who wants to read what a backend runs. Each backend that generates code
  * plugs in one small function (`KernelSourceProvider`) that opens a lowered network and hands back
  * the sources of any program at any batch size; `kernelSources` picks the provider by backend name.
- * The `reference` backend interprets the IR and generates nothing, so it has no provider.
+ * The `reference` backend interprets the IR and generates nothing, so it has no provider; the
+ * gpujs:* modes share one (they run the same gpu.js sources).
  *
  * @example
  * import { lower, trace } from 'winnow/compiler';
@@ -70,8 +71,18 @@ const cpuSources: KernelSourceProvider = async (lowered) => {
   };
 };
 
+/**
+ * The gpujs:* backends (every mode runs the same sources): one gpu.js kernel per schedule kernel,
+ * with what its parameters bind to (runtime/gpujs/sources.ts). Pure code generation, so it works
+ * on a machine where no gpu.js mode can run.
+ */
+const gpujsSources: KernelSourceProvider = async (lowered) => (await import('./gpujs/sources.ts')).gpujsKernelSources(lowered);
+
 /** Providers by backend name; a backend that generates code adds its entry here. */
-const providers = new Map<ConcreteBackendName, KernelSourceProvider>([['cpu', cpuSources]]);
+const providers = new Map<ConcreteBackendName, KernelSourceProvider>([
+  ['cpu', cpuSources],
+  ...(['gpujs:webgpu', 'gpujs:webgl2', 'gpujs:headlessgl', 'gpujs:webasm', 'gpujs:cpu'] as const).map((n): [ConcreteBackendName, KernelSourceProvider] => [n, gpujsSources]),
+]);
 
 /** Registers (or replaces) the source provider of a backend; returns a function restoring the previous one (for tests). */
 export const registerKernelSources = (backend: ConcreteBackendName, provider: KernelSourceProvider): (() => void) => {

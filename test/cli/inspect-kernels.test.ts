@@ -33,6 +33,16 @@ describe('winnow inspect --kernels', () => {
     }
   });
 
+  it('--backend gpujs:webasm prints one gpu.js kernel per schedule kernel (no gpu.js needed)', () => {
+    const r = winnow(['inspect', 'examples/models/dense-mlp.json', '--kernels', '--backend', 'gpujs:webasm']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain('; gpujs:webasm sources of program train (batch 64): 19 kernels: k0_linear_biasAdd_relu, ');
+    expect(r.stdout).toContain('; --- k0_linear_biasAdd_relu ---');
+    expect(r.stdout).toContain('function (v0, v1, v2) {');
+    expect(r.stdout).toContain('this.thread.x');
+    expect(r.stdout).toContain('; kernels per program on gpujs:webasm: train 19, inference 3, epochEnd 0');
+  });
+
   it('--batch compiles for that batch; --json carries the stages and the sources', () => {
     const r = winnow(['inspect', 'examples/models/sparse-mlp.json', '--kernels', '--batch', '8', '--json']);
     expect(r.code, r.stderr).toBe(0);
