@@ -37,7 +37,7 @@ export const intLit = (n: number): string => {
 };
 
 /** Unit (vector) or channel (feature map) of element `e` when each channel has `hw` positions. */
-export const channelOf = (e: string, hw: number): string => (hw === 1 ? e : `Math.floor(${e} / ${intLit(hw)})`);
+export const channelOf = (e: string, hw: number): string => (hw === 1 ? e : `Math.floor((${e}) / ${intLit(hw)})`);
 
 /** Group of element `e` under k-winners: its position (local) or 0 (global). */
 export const groupOf = (e: string, op: Op): string => (op.attrs.local ? `(${e} % ${intLit(op.attrs.hw as number)})` : '0');

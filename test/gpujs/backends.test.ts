@@ -133,6 +133,19 @@ describe('gpujs backends: ops the example networks do not use, against the float
   });
 });
 
+describe('cpu backend: the same network of ops the examples do not use, against the float64 reference', () => {
+  // Regression: local k-winners once mis-read duty cycles (operator precedence in channelOf), and
+  // kwtaGrad with breakTies was fused though it must start its own kernel.
+  it('cpu: strided/padded conv, pool with leftover rows, local/breakTies/relu k-winners, DropConnect, sparse weights, dropout', async () => {
+    const lowered = oddNetwork();
+    const init = initModelState(lowered, { seed: 4, dtype: 'float64' });
+    const want = await twoSteps(await createModel('reference', lowered, convert(init, 'float64')));
+    const tested = await twoSteps(await createModel('cpu', lowered, convert(init, 'float32')));
+    expect(relError(tested.logits, want.logits), 'logits').toBeLessThan(1e-4);
+    for (const [name, t] of want.state.tensors) expect(relError(tested.state.tensors.get(name)!.data, t.data), name).toBeLessThan(1e-4);
+  });
+});
+
 describe('gpujs backends: epochEnd on the device and a non-finite step', () => {
   it('endEpoch decays boost strengths like the host does', async () => {
     const lowered = oddNetwork();

@@ -21,7 +21,8 @@ export const fuse = (ir: IR): Schedule => {
   const groups: number[][] = [];
   for (const op of ir.ops) {
     if (isSource(op.op)) continue;
-    const ew = opDef(op.op).elementwise;
+    // kwtaGrad with breakTies counts equal keys across its group: it must start its own kernel.
+    const ew = op.op === 'kwtaGrad' && op.attrs.breakTies ? undefined : opDef(op.op).elementwise;
     const main = ew ? op.inputs[ew.main] : undefined;
     const k = main !== undefined ? kernelOf.get(main) : undefined;
     const group = k !== undefined ? groups[k] : undefined;
