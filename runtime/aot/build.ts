@@ -22,7 +22,7 @@ import { floatsOf } from '../../compiler/backend/passes/plan-buffers.ts';
 import { generateJs } from '../../compiler/codegen/js/program.ts';
 import type { Lowered } from '../../compiler/stages.ts';
 import { shapeSize } from '../../dsl/shape.ts';
-import { stateSlot } from '../compiled/host.ts';
+import { align, layoutProgram } from '../cpu/layout.ts';
 import type { ModelState } from '../model-state.ts';
 import { watToBinary } from '../cpu/wasm.ts';
 import type { ArenaEntry, ProgramSpec } from './standalone.ts';
@@ -41,7 +41,6 @@ export interface BuildOptions {
   readonly note?: string;
 }
 
-const align = (n: number) => (n + 15) & ~15;
 
 /** The state arena of a build: tensors, then (for training) momentum buffers and masks. */
 const layoutArena = (state: ModelState, withTraining: boolean): { arena: ArenaEntry[]; end: number } => {
@@ -99,21 +98,8 @@ const base64 = (bytes: Uint8Array): string => Buffer.from(bytes.buffer, bytes.by
 const placeProgram = async (lowered: Lowered, kind: ProgramKind, batch: number, base: number, arena: ReadonlyArray<ArenaEntry>) => {
   const { schedule } = compile(lowered, { program: kind, batch });
   const ir = schedule.ir;
-  const plan = schedule.plan!;
   const slots = new Map(arena.map((e) => [`${e.map}:${e.name}`, e.offset]));
-  const hostFloats = plan.buffers.filter((b) => b.kind === 'host').reduce((a, b) => Math.max(a, b.offset + b.length), 0);
-  const tempBase = align(base + hostFloats);
-  const scratch = align(tempBase + plan.tempFloats);
-  const address = (v: number): number => {
-    const buf = plan.buffers[plan.bufferOf.get(v)!];
-    if (buf.kind === 'state') {
-      const slot = stateSlot(ir.ops[buf.values[0]])!;
-      const at = slots.get(`${slot.map}:${slot.name}`);
-      if (at === undefined) throw new Error(`winnow build: the ${kind} program reads ${slot.map} ${slot.name}, which the module's state does not hold`);
-      return at;
-    }
-    return (buf.kind === 'host' ? base : tempBase) + buf.offset;
-  };
+  const { address, scratch, copies } = layoutProgram(schedule, base, (key) => slots.get(key));
   const js = generateJs(schedule, address, scratch);
   const hostOp = (name: string) => ir.ops.filter((o) => o.op === name);
   const spec: Omit<ProgramSpec, 'factory'> = {
@@ -122,7 +108,7 @@ const placeProgram = async (lowered: Lowered, kind: ProgramKind, batch: number, 
     labels: hostOp('labels').map((o) => address(o.id)),
     scalars: hostOp('scalar').map((o) => [String(o.attrs.role), address(o.id)] as const),
     randoms: hostOp('random').map((o) => [address(o.id), floatsOf(ir, o.id, batch), o.attrs.rate as number] as const),
-    copies: (ir.updates ?? []).filter((u) => !plan.inPlace.has(u.value)).map((u) => [address(u.value), address(u.source), floatsOf(ir, u.value, batch)] as const),
+    copies,
     output: address(ir.output),
     stats: ir.results?.stats !== undefined ? address(ir.results.stats) : -1,
   };

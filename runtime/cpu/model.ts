@@ -6,7 +6,6 @@
  * then the temporaries of the buffer plan. Programs are compiled once per batch size.
  */
 import { compile, type ProgramKind } from '../../compiler/backend/compile.ts';
-import { floatsOf } from '../../compiler/backend/passes/plan-buffers.ts';
 import { generateJs, type JsProgram } from '../../compiler/codegen/js/program.ts';
 import type { Lowered } from '../../compiler/stages.ts';
 import { shapeSize } from '../../dsl/shape.ts';
@@ -14,7 +13,8 @@ import { WinnowError } from '../../dsl/errors.ts';
 import type { Model } from '../backend.ts';
 import { inferenceBatchFor } from '../evaluate.ts';
 import type { ModelState } from '../model-state.ts';
-import { drawRandoms, scalarValue, stateSlot, sumStats, type CallInputs } from '../compiled/host.ts';
+import { drawRandoms, scalarValue, sumStats, type CallInputs } from '../compiled/host.ts';
+import { align, layoutProgram } from './layout.ts';
 import { assembleWat } from './wasm.ts';
 
 interface Program {
@@ -25,7 +25,6 @@ interface Program {
   readonly js: JsProgram;
 }
 
-const align = (n: number) => (n + 15) & ~15;
 
 /** A model on the `cpu` backend. */
 export const createCpuModel = async (lowered: Lowered, state: ModelState): Promise<Model> => {
@@ -71,24 +70,11 @@ export const createCpuModel = async (lowered: Lowered, state: ModelState): Promi
     if (cached) return cached;
     const { schedule } = compile(lowered, { program: kind, batch });
     const ir = schedule.ir;
-    const plan = schedule.plan!;
-    const hostBase = stateEnd;
-    const hostFloats = plan.buffers.filter((b) => b.kind === 'host').reduce((a, b) => Math.max(a, b.offset + b.length), 0);
-    const tempBase = align(hostBase + hostFloats);
-    const scratch = align(tempBase + plan.tempFloats);
-    const address = (v: number): number => {
-      const buf = plan.buffers[plan.bufferOf.get(v)!];
-      if (buf.kind === 'state') {
-        const slot = stateSlot(ir.ops[buf.values[0]])!;
-        return arena.get(`${slot.map}:${slot.name}`)!.offset;
-      }
-      return (buf.kind === 'host' ? hostBase : tempBase) + buf.offset;
-    };
+    const { address, scratch, copies } = layoutProgram(schedule, stateEnd, (key) => arena.get(key)?.offset);
     const js = generateJs(schedule, address, scratch);
     ensure(scratch + js.scratchFloats);
     const W = js.wat ? new WebAssembly.Instance(await assembleWat(js.wat), { env: { mem: memory } }).exports : {};
     const kernels = (new Function(`return (${js.source});`)() as (m: unknown, w: unknown) => Array<(m: Float32Array) => void>)(undefined, W);
-    const copies = (ir.updates ?? []).filter((u) => !plan.inPlace.has(u.value)).map((u) => ({ from: address(u.value), to: address(u.source), length: floatsOf(ir, u.value, batch) }));
     const hostOps = ir.ops.filter((o) => o.op === 'input' || o.op === 'labels' || o.op === 'scalar');
     const run = (io: CallInputs) => {
       if (M.buffer !== memory.buffer) rebind();
@@ -100,7 +86,7 @@ export const createCpuModel = async (lowered: Lowered, state: ModelState): Promi
       }
       drawRandoms(ir, io, (op, n) => M.subarray(address(op.id), address(op.id) + n));
       for (const k of kernels) k(M);
-      for (const c of copies) M.copyWithin(c.to, c.from, c.from + c.length);
+      for (const [from, to, length] of copies) M.copyWithin(to, from, from + length);
     };
     const p: Program = { run, output: ir.output, stats: ir.results?.stats, address, js };
     programs.set(key, p);

@@ -16,34 +16,15 @@ import { gpujsUnavailable } from '../../runtime/gpujs/backends.ts';
 import type { GpujsModel } from '../../runtime/gpujs/model.ts';
 import { installNodeWebGPU } from '../../runtime/gpu/node-webgpu.ts';
 import { loadMnist, normalizeInto } from '../../runtime/mnist.ts';
-import { allocFloat, decayBoostStrengths, initModelState, type FloatType, type ModelState } from '../../runtime/model-state.ts';
+import { decayBoostStrengths, initModelState } from '../../runtime/model-state.ts';
 import { Rng } from '../../runtime/rng.ts';
 import { skipWebGPU } from '../gpu/helpers.ts';
+import { convert, relError } from '../parity/helpers.ts';
 
 const inputOf = (gpujs as unknown as { input: (value: Float32Array, size: number[]) => unknown }).input;
 
 const modes = skipWebGPU ? (['cpu', 'webasm'] as const) : (['cpu', 'webasm', 'webgpu'] as const);
 
-const copyAs = (dtype: FloatType, data: ArrayLike<number>) => {
-  const out = allocFloat(dtype, data.length);
-  out.set(data);
-  return out;
-};
-const convert = (s: ModelState, dtype: FloatType): ModelState => ({
-  dtype,
-  tensors: new Map([...s.tensors].map(([k, t]) => [k, { ...t, data: copyAs(dtype, t.data) }])),
-  masks: s.masks,
-  momentum: new Map([...s.momentum].map(([k, m]) => [k, copyAs(dtype, m)])),
-});
-const relError = (a: ArrayLike<number>, b: ArrayLike<number>): number => {
-  let diff = 0;
-  let norm = 0;
-  for (let i = 0; i < b.length; i++) {
-    diff += (a[i] - b[i]) ** 2;
-    norm += b[i] ** 2;
-  }
-  return Math.sqrt(diff) / Math.max(Math.sqrt(norm), 1e-30);
-};
 
 const batch = 8;
 const set = loadMnist('train', { limit: batch });

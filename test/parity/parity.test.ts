@@ -11,8 +11,9 @@ import { lower, trace } from '../../compiler/index.ts';
 import { readModelFile } from '../../dsl/index.ts';
 import { backendNames, createModel, resolveBackend, type Model } from '../../runtime/backends.ts';
 import { loadMnist, normalizeInto } from '../../runtime/mnist.ts';
-import { allocFloat, initModelState, type FloatType, type ModelState } from '../../runtime/model-state.ts';
+import { initModelState, type FloatType } from '../../runtime/model-state.ts';
 import { Rng } from '../../runtime/rng.ts';
+import { convert, relError } from './helpers.ts';
 
 interface BackendUnderTest {
   readonly name: string;
@@ -30,28 +31,6 @@ const backends: ReadonlyArray<BackendUnderTest> = [
 
 const models = ['dense-mlp', 'dropout-mlp', 'sparse-mlp', 'dense-cnn1', 'dense-cnn2', 'sparse-cnn1', 'sparse-cnn2'];
 
-/** The same initial state in another float type (masks shared). */
-const copyAs = (dtype: FloatType, data: ArrayLike<number>) => {
-  const out = allocFloat(dtype, data.length);
-  out.set(data);
-  return out;
-};
-const convert = (s: ModelState, dtype: FloatType): ModelState => ({
-  dtype,
-  tensors: new Map([...s.tensors].map(([k, t]) => [k, { ...t, data: copyAs(dtype, t.data) }])),
-  masks: s.masks,
-  momentum: new Map([...s.momentum].map(([k, m]) => [k, copyAs(dtype, m)])),
-});
-
-const relError = (a: ArrayLike<number>, b: ArrayLike<number>): number => {
-  let diff = 0;
-  let norm = 0;
-  for (let i = 0; i < b.length; i++) {
-    diff += (a[i] - b[i]) ** 2;
-    norm += b[i] ** 2;
-  }
-  return Math.sqrt(diff) / Math.max(Math.sqrt(norm), 1e-30);
-};
 
 const set = loadMnist('train', { limit: 8 });
 const batch = 8;

@@ -144,8 +144,7 @@ const rootValue = (ir: IR, op: Op, r: Reader, batch: number, addr: AddressOf): s
       ];
     }
     case 'convGradW': {
-      const { channels: C, height: H, width: Wd, kernel: K, stride: S, padding: P, outH, outW, filters: F } = a;
-      void F;
+      const { channels: C, height: H, width: Wd, kernel: K, stride: S, padding: P, outH, outW } = a;
       return [
         `const f = Math.floor(o / ${int(C * K * K)}), c = Math.floor(o / ${int(K * K)}) % ${int(C)}, ky = Math.floor(o / ${int(K)}) % ${int(K)}, kx = o % ${int(K)};`,
         'let v = 0;',
