@@ -54,6 +54,18 @@ export interface Model extends Classifier {
    * has updated `state` when the result resolves.
    */
   readonly trainStep: (x: Float32Array, labels: Uint8Array, batch: number, sgd: SgdSettings, samplesSeen: number, rng: Rng) => Promise<StepResult> | StepResult;
+  /**
+   * The end of a training epoch: runs the compiled `epochEnd` program (each boost strength times
+   * its strengthFactor) on the backend, so the decay is part of the compiled graph and not a host
+   * side effect. The runtime calls it once after each epoch's last step.
+   */
+  readonly endEpoch: () => Promise<void>;
+  /**
+   * Brings `state` up to date with what the backend holds (a device-resident backend reads its
+   * buffers back). The runtime awaits it before it reads `state` (checkpoints, the end of
+   * training); backends whose `state` is always current leave it out.
+   */
+  sync?(): Promise<void>;
   /** Frees what the backend holds outside `state` (GPU buffers, compiled kernels); the model is unusable after. */
   dispose?(): void;
 }

@@ -25,7 +25,7 @@ import { ensureCheckpointDir } from './checkpoint/store.ts';
 import { saveCheckpoint, type EpochMetrics, type Hyperparameters, type LoadedRun, type PartialEpoch } from './checkpoint/checkpoint.ts';
 import { evaluate } from './evaluate.ts';
 import { loadMnist, normalizeInto, type MnistSet } from './mnist.ts';
-import { decayBoostStrengths, initModelState, type FloatType } from './model-state.ts';
+import { initModelState, type FloatType } from './model-state.ts';
 import { Rng } from './rng.ts';
 
 /** Live progress within an epoch. */
@@ -83,7 +83,9 @@ export const train = async (config: TrainConfig): Promise<TrainResult> => {
   if (config.out) ensureCheckpointDir(config.out); // a bad --out fails before any work is done
   const model = await createModel(config.backend, lowered, state);
   try {
-    return await trainModel(config, model);
+    const result = await trainModel(config, model);
+    await model.sync?.(); // callers read `state` after training
+    return result;
   } catch (e) {
     model.dispose?.();
     throw e;
@@ -104,8 +106,9 @@ const trainModel = async (config: TrainConfig, model: Model): Promise<TrainResul
   const x = new Float32Array(Math.max(hyper.batchSize, hyper.firstEpochBatchSize) * 784);
   const labels = new Uint8Array(Math.max(hyper.batchSize, hyper.firstEpochBatchSize));
 
-  const save = (interrupted: boolean, extra?: PartialEpoch) => {
+  const save = async (interrupted: boolean, extra?: PartialEpoch) => {
     if (!config.out) return;
+    await model.sync?.(); // a device-resident backend brings `state` up to date first
     saveCheckpoint(config.out, config.network, state, {
       hyperparameters: hyper,
       seed,
@@ -161,19 +164,19 @@ const trainModel = async (config: TrainConfig, model: Model): Promise<TrainResul
         lastYield = performance.now();
       }
       if (config.signal?.aborted && b < batches - 1) {
-        save(true, { lossSum, correct, samples, seconds: secondsBefore + (performance.now() - started) / 1000 });
+        await save(true, { lossSum, correct, samples, seconds: secondsBefore + (performance.now() - started) / 1000 });
         return { model, lowered, metrics, interrupted: true, ...(config.out ? { checkpoint: config.out } : {}) };
       }
     }
     const seconds = secondsBefore + (performance.now() - started) / 1000;
-    decayBoostStrengths(lowered, state);
+    await model.endEpoch(); // boost decay: the backend's compiled epochEnd program
     const testAccuracy = testSet ? (await evaluate(model, testSet)).accuracy : null;
     const m: EpochMetrics = { epoch: epoch + 1, loss: lossSum / samples, trainAccuracy: correct / samples, testAccuracy, seconds, samplesPerSecond: samples / seconds, lr };
     metrics.push(m);
     progress.epochsDone = epoch + 1;
     progress.batchInEpoch = 0;
     partial = undefined;
-    save(false);
+    await save(false);
     config.onEpoch?.(m);
     if (config.signal?.aborted) return { model, lowered, metrics, interrupted: true, ...(config.out ? { checkpoint: config.out } : {}) };
   }

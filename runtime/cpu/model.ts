@@ -117,6 +117,10 @@ export const createCpuModel = async (lowered: Lowered, state: ModelState): Promi
       const { loss, correct } = sumStats(M.subarray(at, at + 2 * batch), batch);
       return Number.isFinite(loss) ? { loss, correct } : { loss, correct, nonFinite: 'the loss (the cpu backend does not say which layer; run with --backend reference to find it)' };
     },
+    endEpoch: async () => {
+      const p = await program('epochEnd', 1);
+      p.run({ x: new Float32Array(inputSize), batch: 1 });
+    },
     /** Compiled programs' generated sources, for `winnow inspect --kernels` and `winnow build`. */
     ...{ programSource: async (kind: ProgramKind, batch: number) => (await program(kind, batch)).js },
   } as Model;

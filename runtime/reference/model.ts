@@ -9,7 +9,7 @@ import { sgdStep } from '../optimizer.ts';
 import { Rng } from '../rng.ts';
 import { backward, firstNonFinite, forward } from './executor.ts';
 import { softmaxCrossEntropyLoss } from './kernels/elementwise.ts';
-import { allocFloat, type ModelState } from '../model-state.ts';
+import { allocFloat, decayBoostStrengths, type ModelState } from '../model-state.ts';
 
 /** A model that runs on the reference backend. */
 export const createReferenceModel = (lowered: Lowered, state: ModelState): Model => {
@@ -38,5 +38,6 @@ export const createReferenceModel = (lowered: Lowered, state: ModelState): Model
       sgdStep(state, backward(lowered, state, pass, dLogits), sgd);
       return { loss, correct };
     },
+    endEpoch: async () => decayBoostStrengths(lowered, state),
   };
 };

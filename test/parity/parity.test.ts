@@ -37,7 +37,7 @@ const batch = 8;
 const x = normalizeInto(set.pixels, Array.from({ length: batch }, (_, i) => i), new Float32Array(batch * 784));
 const labels = set.labels.slice(0, batch);
 
-/** One training step (after a first warm-up step, so momentum and duty cycles are live). */
+/** One training step (after a first warm-up step, so momentum and duty cycles are live), then the end of an epoch (boost decay). */
 const step = async (model: Model) => {
   try {
     const sgd = { lr: 0.01, momentum: 0.9, weightDecay: 1e-4 };
@@ -45,6 +45,8 @@ const step = async (model: Model) => {
     await model.trainStep(x, labels, batch, sgd, batch, rng);
     const logits = Float64Array.from(await model.predict(x, batch));
     const r = await model.trainStep(x, labels, batch, sgd, 2 * batch, rng);
+    await model.endEpoch(); // boost decay on the backend: compared with the other state below
+    await model.sync?.();
     return { logits, loss: r.loss, state: model.state };
   } finally {
     model.dispose?.();
