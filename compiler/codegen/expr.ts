@@ -56,6 +56,9 @@ export const kwtaWins = (op: Op, x: string, r: Reader, e: string): string => {
   return op.attrs.relu ? `(${test} && ${x} > 0.0)` : `(${test})`;
 };
 
+/** 1 / sqrt(var + epsilon) of channel `c`, the variance being value `v` (batch normalisation). */
+export const invStd = (op: Op, r: Reader, v: number, c: string): string => `(1.0 / Math.sqrt(${r.at(v, c)} + ${lit(op.attrs.epsilon as number)}))`;
+
 /** The expression of an elementwise op given its main input's value `main`. */
 export const elementwiseExpr = (op: Op, main: string, r: Reader): string => {
   const ins = op.inputs;
@@ -77,6 +80,30 @@ export const elementwiseExpr = (op: Op, main: string, r: Reader): string => {
       return `(${kwtaWins(op, r.same(ins[1]), r, r.elem)} ? ${main} : 0.0)`;
     case 'momentum':
       return `(${r.scalar(ins[3])} * ${r.same(ins[1])} + ${main} + ${r.scalar(ins[4])} * ${r.same(ins[2])})`;
+    case 'runningStat': {
+      const m = op.attrs.momentum as number;
+      const count = Number(r.batch) * (op.attrs.hw as number);
+      const stat = r.at(ins[1], r.elem);
+      const value = op.attrs.unbiased && count > 1 ? `(${stat} * ${lit(count)} / ${lit(count - 1)})` : stat;
+      return `(${lit(1 - m)} * ${main} + ${lit(m)} * ${value})`;
+    }
+    case 'normalize': {
+      const hw = op.attrs.hw as number;
+      const c = channelOf(r.elem, hw);
+      const xhat = `((${main} - ${r.at(ins[1], c)}) * ${invStd(op, r, ins[2], c)})`;
+      return op.attrs.affine ? `(${xhat} * ${r.at(ins[3], c)} + ${r.at(ins[4], c)})` : xhat;
+    }
+    case 'normalizeGradX': {
+      const hw = op.attrs.hw as number;
+      const c = channelOf(r.elem, hw);
+      const is = invStd(op, r, ins[3], c);
+      const scale = op.attrs.affine ? `(${r.at(ins[4], c)} * ${is})` : is;
+      if (!op.attrs.batchStats) return `(${scale} * ${main})`;
+      const count = lit(Number(r.batch) * hw);
+      const [sumG, sumGXhat] = ins.slice(op.attrs.affine ? 5 : 4);
+      const xhat = `((${r.same(ins[1])} - ${r.at(ins[2], c)}) * ${is})`;
+      return `(${scale} * (${main} - ${r.at(sumG, c)} / ${count} - ${xhat} * (${r.at(sumGXhat, c)} / ${count})))`;
+    }
     case 'sgdUpdate': {
       const w = `(${main} - ${r.scalar(ins[2])} * ${r.same(ins[1])})`;
       return ins.length > 3 ? `(${w} * ${r.same(ins[3])})` : w;

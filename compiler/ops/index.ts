@@ -20,6 +20,7 @@ import { biasAddOp, biasGradOp, maskScaleOp, reluGradOp, scaleOp } from './prim/
 import { dutyCycleOp, kwtaApplyOp, kwtaGradOp, kwtaThresholdOp } from './prim/kwta.ts';
 import { addOp, linearGradWOp, linearGradXOp, linearOp } from './prim/linear.ts';
 import { xentGradOp, xentStatsOp } from './prim/loss.ts';
+import { batchMeanOp, batchVarOp, normalizeGradScaleOp, normalizeGradXOp, normalizeOp, runningStatOp } from './prim/normalize.ts';
 import { momentumOp, sgdUpdateOp } from './prim/optimizer.ts';
 import { maxPoolGradOp, maxPoolOp } from './prim/pool.ts';
 import { labelsOp, maskOp, momentOp, randomOp, scalarOp } from './prim/sources.ts';
@@ -28,7 +29,8 @@ const defs: ReadonlyArray<OpDef> = [
   inputOp, paramOp, stateOp, denseOp, conv2dOp, maxPool2dOp, flattenOp, reluOp, batchNormOp, kwtaOp, dropoutOp, softmaxCrossEntropyOp,
   labelsOp, scalarOp, randomOp, maskOp, momentOp,
   linearOp, linearGradXOp, linearGradWOp, addOp, convOp, convGradXOp, convGradWOp, biasAddOp, biasGradOp, reluGradOp, maskScaleOp, scaleOp,
-  maxPoolOp, maxPoolGradOp, kwtaThresholdOp, kwtaApplyOp, kwtaGradOp, dutyCycleOp, xentGradOp, xentStatsOp, momentumOp, sgdUpdateOp,
+  maxPoolOp, maxPoolGradOp, kwtaThresholdOp, kwtaApplyOp, kwtaGradOp, dutyCycleOp,
+  batchMeanOp, batchVarOp, runningStatOp, normalizeOp, normalizeGradScaleOp, normalizeGradXOp, xentGradOp, xentStatsOp, momentumOp, sgdUpdateOp,
 ];
 
 /** Ops without inputs: their values come from the host (input, labels, scalars, masks) or the model state. */

@@ -57,13 +57,16 @@ describe('winnow inspect --kernels', () => {
     expect(j.totals.params).toBe(1_796_010);
   });
 
-  it('a layer the compiled backends lack is one clear line and exit code 2', () => {
+  it('a batch-norm network compiles on both code generators (batch statistics at training, running statistics at inference)', () => {
     const bn = join(tmp, 'bn.json');
     writeFileSync(bn, JSON.stringify({ input: [1, 8, 8], layers: [{ conv2d: { filters: 2, kernel: 3 } }, { batchNorm: {} }, { flatten: {} }, { dense: { units: 3 } }, { softmaxCrossEntropy: {} }] }));
-    const r = winnow(['inspect', bn, '--kernels']);
-    expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(/batchNorm is not supported by the compiled backends/);
-    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    for (const backend of ['cpu', 'gpujs:webasm']) {
+      const r = winnow(['inspect', bn, '--kernels', '--backend', backend]);
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout).toMatch(/k\d+_batchMean/);
+      expect(r.stdout).toMatch(/k\d+_normalizeGradX/);
+      expect(r.stdout).toContain(`; ${backend} sources of program inference (batch 64): 2 kernels: k0_conv_biasAdd_normalize, k1_linear_biasAdd`);
+    }
   });
 
   it('bad flags get one line and exit code 2', () => {

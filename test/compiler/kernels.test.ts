@@ -137,3 +137,38 @@ describe('fusion facts', () => {
     expect(text).toContain('temps holding 193408 floats (257408 without reuse)');
   });
 });
+
+describe('batch norm (test networks, test/fixtures/models)', () => {
+  const bn = (model: string, program: ProgramKind, batch = 64): Compiled =>
+    compile(lower(trace(readModelFile(`test/fixtures/models/${model}.json`))), { program, batch });
+
+  it('kernel counts: bn-mlp train 39, inference 3; bn-cnn train 46, inference 7, epochEnd 1 (independent of the batch)', () => {
+    const expectedBn = { 'bn-mlp': { train: 39, inference: 3, epochEnd: 0 }, 'bn-cnn': { train: 46, inference: 7, epochEnd: 1 } };
+    for (const [model, counts] of Object.entries(expectedBn)) {
+      for (const batch of [1, 64]) {
+        const got = Object.fromEntries((['train', 'inference', 'epochEnd'] as const).map((p) => [p, bn(model, p, batch).schedule.kernels.length]));
+        expect(got, `${model} at batch ${batch}`).toEqual(counts);
+      }
+    }
+  });
+
+  it('inference: normalisation with the running statistics fuses into the kernel that produces its input', () => {
+    expect(kernelOps(bn('bn-mlp', 'inference'))).toEqual(['linear+biasAdd+normalize+relu', 'linear+biasAdd+normalize+relu', 'linear+biasAdd']);
+    expect(kernelOps(bn('bn-cnn', 'inference')).slice(0, 3)).toEqual(['conv+biasAdd+normalize+relu', 'maxPool', 'conv+biasAdd+normalize']);
+  });
+
+  it('training: batch statistics, then normalize with what follows it fused; running statistics updated in place', () => {
+    const c = bn('bn-mlp', 'train');
+    const ops = kernelOps(c);
+    expect(ops.slice(0, 6)).toEqual(['linear+biasAdd', 'batchMean', 'batchVar', 'runningStat', 'runningStat', 'normalize+relu']);
+    const { ir, kernels, plan } = c.schedule;
+    const running = kernels.filter((k) => ir.ops[k.ops[0]].op === 'runningStat');
+    expect(running).toHaveLength(4);
+    for (const k of running) expect(plan!.inPlace.has(k.output)).toBe(true);
+    const updated = new Set((ir.updates ?? []).map((u) => ir.ops[u.source].attrs.role));
+    expect([...updated]).toEqual(expect.arrayContaining(['runningMean', 'runningVar', 'gamma', 'beta']));
+    // the backward: per batch norm, sum(g) and sum(g xhat) per channel, then dx in one elementwise kernel
+    expect(ops.filter((o) => o === 'normalizeGradScale')).toHaveLength(2);
+    expect(ops.filter((o) => o === 'normalizeGradX')).toHaveLength(2);
+  });
+});

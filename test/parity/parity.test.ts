@@ -1,10 +1,11 @@
 /**
  * The parity suite: every backend under test must match the oracle — the reference backend in
- * float64 — on a full training step of every example network, from the same initial state and the
- * same batch: logits, loss, every updated parameter and every duty cycle within 1e-4 relative
- * error (norm-wise). The suite runs unchanged against each entry of `backends`; backends added by
- * later work register here (and in runtime/backends.ts, which this suite imports). A backend that
- * cannot run on this machine is skipped with its reason.
+ * float64 — on a full training step of every example network and of the test networks with batch
+ * norm, from the same initial state and the same batch: logits, loss, every updated parameter and
+ * every duty cycle and running statistic within 1e-4 relative error (norm-wise). The suite runs
+ * unchanged against each entry of `backends`; backends added by later work register here (and in
+ * runtime/backends.ts, which this suite imports). A backend that cannot run on this machine is
+ * skipped with its reason.
  */
 import { describe, expect, it } from 'vitest';
 import { lower, trace } from '../../compiler/index.ts';
@@ -31,6 +32,10 @@ const backends: ReadonlyArray<BackendUnderTest> = [
 
 const models = ['dense-mlp', 'dropout-mlp', 'sparse-mlp', 'dense-cnn1', 'dense-cnn2', 'sparse-cnn1', 'sparse-cnn2'];
 
+/** Test networks for layers the examples lack: batch norm per feature and per channel, affine and not (test/fixtures/models). */
+const fixtures = ['bn-mlp', 'bn-cnn'];
+
+const modelFile = (name: string) => (fixtures.includes(name) ? `test/fixtures/models/${name}.json` : `examples/models/${name}.json`);
 
 const set = loadMnist('train', { limit: 8 });
 const batch = 8;
@@ -65,7 +70,7 @@ const unavailable = async (backend: string): Promise<string | undefined> => {
 /** The oracle's run of each network, made once and shared by every backend under test (which only read it). */
 const oracles = new Map<string, ReturnType<typeof runOracle>>();
 const runOracle = async (name: string) => {
-  const lowered = lower(trace(readModelFile(`examples/models/${name}.json`)));
+  const lowered = lower(trace(readModelFile(modelFile(name))));
   const init = initModelState(lowered, { seed: 11, dtype: 'float64' });
   return { lowered, init, oracle: await step(await createModel('reference', lowered, convert(init, 'float64'))) };
 };
@@ -78,7 +83,7 @@ const oracleOf = (name: string) => {
 for (const b of backends) {
   describe(`parity: ${b.name} vs reference (float64)`, async () => {
     const skip = await unavailable(b.backend);
-    for (const name of models) {
+    for (const name of [...models, ...fixtures]) {
       it.skipIf(skip !== undefined)(`${name}: a full training step${skip !== undefined ? ` (skipped: ${skip})` : ''}`, async () => {
         const { lowered, init, oracle } = await oracleOf(name);
         const tested = await step(await createModel(b.backend, lowered, convert(init, b.dtype)));

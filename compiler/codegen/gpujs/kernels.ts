@@ -32,7 +32,7 @@ import { opDef } from '../../ops/index.ts';
 import { size } from '../../ops/prim/helpers.ts';
 import type { Kernel, Schedule } from '../../backend/schedule.ts';
 import type { IR, Op } from '../../ir.ts';
-import { channelOf, elementwiseExpr, kwtaKey, kwtaWins, type Reader } from '../expr.ts';
+import { channelOf, elementwiseExpr, invStd, kwtaKey, kwtaWins, type Reader } from '../expr.ts';
 import { float, forRangeUnrolled, id, int, kernelSettings, kernelSource, unrolledIterations } from './source.ts';
 
 /** gpu.js dims of a value: `[cols, rows]` (2-D) or `[length]` (1-D). */
@@ -494,6 +494,9 @@ const roots: Partial<Record<Op['op'], RootGen>> = {
       value: `((${b.flat(dc, 'tx')} * (period - ${float(b.batch)}) + ${count.value} / ${float(hw)}) / period)`,
     };
   },
+  batchMean: (op, b) => channelSum(op, b),
+  batchVar: (op, b) => channelSum(op, b),
+  normalizeGradScale: (op, b) => channelSum(op, b),
   xentGrad: (op, b) => {
     const { body, lse } = logSumExp(op, b);
     const [logits, labels] = op.inputs;
@@ -524,6 +527,35 @@ const roots: Partial<Record<Op['op'], RootGen>> = {
       value: 'stat',
     };
   },
+};
+
+/**
+ * Batch-norm reductions, one thread per channel `tx`, over the samples and the channel's hw
+ * positions: batchMean sums x, batchVar (x - mean)^2 (both then / count), normalizeGradScale g x xhat.
+ */
+const channelSum = (op: Op, b: KernelBuilder): RootCode => {
+  const hw = a(op, 'hw');
+  const [first, second] = op.inputs;
+  const loops: ReadonlyArray<readonly [string, number]> = hw === 1 ? [['smp', b.batch]] : [['smp', b.batch], ['p', hw]];
+  const at = (v: number) => b.rowAt(v, 'smp', hw === 1 ? 'tx' : `tx * ${int(hw)} + p`);
+  const count = float(b.batch * hw);
+  switch (op.op) {
+    case 'batchMean': {
+      const sum = sumLoops(b, loops, [], at(first));
+      return { body: sum.body, value: `(${sum.value} / ${count})` };
+    }
+    case 'batchVar': {
+      const [mu, dev] = [b.local('mu'), b.local('dev')];
+      const sum = sumLoops(b, loops, [`let ${dev} = ${at(first)} - ${mu};`], `${dev} * ${dev}`);
+      return { body: [`let ${mu} = ${b.flat(second, 'tx')};`, ...sum.body], value: `(${sum.value} / ${count})` };
+    }
+    default: {
+      const [, , mean, variance] = op.inputs;
+      const [mu, is] = [b.local('mu'), b.local('istd')];
+      const sum = sumLoops(b, loops, [], `${at(first)} * ((${at(second)} - ${mu}) * ${is})`);
+      return { body: [`let ${mu} = ${b.flat(mean, 'tx')};`, `let ${is} = ${invStd(op, b.reader(), variance, 'tx')};`, ...sum.body], value: sum.value };
+    }
+  }
 };
 
 /** The numerically stable log-sum-exp of the current sample's logits (row maximum subtracted). */

@@ -10,7 +10,7 @@ import { floatsOf } from '../../backend/passes/plan-buffers.ts';
 import type { Kernel, Schedule } from '../../backend/schedule.ts';
 import type { IR, Op } from '../../ir.ts';
 import { size } from '../../ops/prim/helpers.ts';
-import { channelOf, elementwiseExpr, groupOf, intLit as int, kwtaKey, kwtaWins, lit, type Reader } from '../expr.ts';
+import { channelOf, elementwiseExpr, groupOf, intLit as int, invStd, kwtaKey, kwtaWins, lit, type Reader } from '../expr.ts';
 import { matmulModule, type MatmulSpec } from './wat.ts';
 
 /** Addresses (in floats, within `M`) the backend chose for every materialised value. */
@@ -177,6 +177,10 @@ const rootValue = (ir: IR, op: Op, r: Reader, batch: number, addr: AddressOf): s
         `let v = (${r.same(i1)} * (period - ${int(batch)}) + count / ${lit(hw)}) / period;`,
       ];
     }
+    case 'batchMean':
+    case 'batchVar':
+    case 'normalizeGradScale':
+      return channelSum(op, r, batch);
     case 'maxPool': {
       const { size: P, height: H, width: Wd, outH, outW } = a;
       return [
@@ -226,6 +230,27 @@ const rootValue = (ir: IR, op: Op, r: Reader, batch: number, addr: AddressOf): s
     default:
       // elementwise root: its main input read at the same position
       return [`let v = ${r.same(op.inputs[0])};`, `v = ${elementwiseExpr(op, 'v', r)};`];
+  }
+};
+
+/**
+ * Batch-norm reductions, one output element per channel `o`, over the batch and the channel's hw
+ * positions: batchMean sums x, batchVar (x - mean)^2 (both then / count), normalizeGradScale g x xhat.
+ */
+const channelSum = (op: Op, r: Reader, batch: number): string[] => {
+  const hw = op.attrs.hw as number;
+  const [first, second] = op.inputs;
+  const at = (v: number) => r.row(v, `o * ${int(hw)} + p`);
+  const loop = (term: string) => `for (let b = 0; b < ${int(batch)}; b++) for (let p = 0; p < ${int(hw)}; p++) { ${term} }`;
+  switch (op.op) {
+    case 'batchMean':
+      return ['let v = 0;', loop(`v += ${at(first)};`), `v = v / ${lit(batch * hw)};`];
+    case 'batchVar':
+      return [`const m = ${r.same(second)};`, 'let v = 0;', loop(`const d = ${at(first)} - m; v += d * d;`), `v = v / ${lit(batch * hw)};`];
+    default: {
+      const [, , mean, variance] = op.inputs;
+      return [`const m = ${r.same(mean)}, s = ${invStd(op, r, variance, 'o')};`, 'let v = 0;', loop(`v += ${at(first)} * ((${at(second)} - m) * s);`)];
+    }
   }
 };
 
