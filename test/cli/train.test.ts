@@ -147,6 +147,24 @@ describe('winnow train under kill -9 and Ctrl-C', () => {
     expect(r.code, r.stderr).toBe(0);
   });
 
+  it('trains a batch-norm network on the cpu backend: running statistics move, and eval uses them', () => {
+    const dir = join(tmp(), 'bn');
+    const r = winnow(['train', 'test/fixtures/models/bn-cnn.json', '--backend', 'cpu', '--epochs', '1', '--batch', '16', '--train-limit', '64', '--test-limit', '32', '--out', dir, '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const j = JSON.parse(r.stdout);
+    expect(j.backend.name).toBe('cpu');
+    expect(Number.isFinite(j.epochs[0].loss)).toBe(true);
+    const { state } = loadCheckpoint(dir);
+    for (const layer of [1, 5]) {
+      expect(Array.from(state.tensors.get(`l${layer}.runningMean`)!.data).some((v) => v !== 0), `l${layer}.runningMean`).toBe(true);
+      expect(Array.from(state.tensors.get(`l${layer}.runningVar`)!.data).some((v) => v !== 1), `l${layer}.runningVar`).toBe(true);
+    }
+    expect(Array.from(state.tensors.get('l1.gamma')!.data).some((v) => v !== 1)).toBe(true);
+    const e = winnow(['eval', dir, '--backend', 'cpu', '--test-limit', '32', '--json']);
+    expect(e.code, e.stderr).toBe(0);
+    expect(JSON.parse(e.stdout).confusion.flat().reduce((a: number, b: number) => a + b, 0)).toBe(32);
+  });
+
   it('Ctrl-C saves a checkpoint before exiting, and training resumes from it', async () => {
     const dir = join(tmp(), 'run');
     const run = start(['train', 'examples/models/dense-mlp.json', '--epochs', '2', '--train-limit', '1024', '--test-limit', '10', '--out', dir]);

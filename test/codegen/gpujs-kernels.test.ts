@@ -75,9 +75,9 @@ describe('loop unrolling', () => {
     expect(conv.iterations).toBeLessThanOrEqual(LOOP_BUDGET);
   });
 
-  it('kernels of the example networks stay under the software loop limit at batch 64', () => {
-    for (const name of ['sparse-mlp', 'sparse-cnn2', 'dense-cnn1']) {
-      const lowered = lower(trace(readModelFile(`examples/models/${name}.json`)));
+  it('kernels of the example networks (and the batch-norm test network) stay under the software loop limit at batch 64', () => {
+    for (const name of ['examples/models/sparse-mlp', 'examples/models/sparse-cnn2', 'examples/models/dense-cnn1', 'test/fixtures/models/bn-cnn']) {
+      const lowered = lower(trace(readModelFile(`${name}.json`)));
       for (const k of gpujsKernels(compile(lowered, { program: 'train', batch: 64 }).schedule, 64)) {
         expect(k.loopIterations, `${name} ${k.name}`).toBeLessThanOrEqual(SOFTWARE_LOOP_LIMIT);
       }

@@ -12,7 +12,7 @@ import { kernelSourceBackends, openKernelSources, type SourceFile } from '../../
 const canary = 'Zq9canary';
 const description = `${canary} */ }); globalThis.pwned = 1; (function(){ // </script> ;; (module) "\\u0000 \`\${process.exit(1)}\``;
 
-/** A small network using every layer kind the compiled backends support (not batchNorm yet), each named with the canary when `named`. */
+/** A small network using every layer kind, each named with the canary when `named`. */
 const model = (named: boolean) => {
   const n = (i: number) => (named ? { name: `${canary}_layer${i}` } : {});
   return {
@@ -21,14 +21,16 @@ const model = (named: boolean) => {
     input: [1, 12, 12],
     layers: [
       { conv2d: { filters: 4, kernel: 3, weightDensity: 0.5, ...n(0) } },
-      { maxPool2d: { size: 2, ...n(1) } },
-      { kwta: { percentOn: 0.25, boost: { strength: 1.5 }, ...n(2) } },
-      { flatten: { ...n(3) } },
-      { dense: { units: 16, weightDensity: 0.5, dropconnect: 0.2, ...n(4) } },
-      { relu: { ...n(5) } },
-      { dropout: { rate: 0.5, ...n(6) } },
-      { dense: { units: 5, ...n(7) } },
-      { softmaxCrossEntropy: { ...n(8) } },
+      { batchNorm: { ...n(1) } },
+      { maxPool2d: { size: 2, ...n(2) } },
+      { kwta: { percentOn: 0.25, boost: { strength: 1.5 }, ...n(3) } },
+      { flatten: { ...n(4) } },
+      { dense: { units: 16, weightDensity: 0.5, dropconnect: 0.2, ...n(5) } },
+      { batchNorm: { affine: false, ...n(6) } },
+      { relu: { ...n(7) } },
+      { dropout: { rate: 0.5, ...n(8) } },
+      { dense: { units: 5, ...n(9) } },
+      { softmaxCrossEntropy: { ...n(10) } },
     ],
   };
 };
@@ -52,7 +54,7 @@ describe('generated sources never contain text from the model file', () => {
   it('the canary model decodes with its names (so the test means something)', () => {
     const net = modelFromJSON(model(true));
     expect(net.name).toBe(`${canary}_model`);
-    expect(net.layers.filter((l) => l.name?.startsWith(canary))).toHaveLength(9);
+    expect(net.layers.filter((l) => l.name?.startsWith(canary))).toHaveLength(11);
   });
 
   for (const backend of kernelSourceBackends()) {
