@@ -18,7 +18,6 @@
  * const net = modelFromJSON({ input: [4], layers: [{ dense: { units: 2 } }, { softmaxCrossEntropy: {} }] });
  * modelToJSON(net).layers[0]; // { dense: { units: 2, weightDensity: 1, dropconnect: 0, bias: true } }
  */
-import { readFileSync } from 'node:fs';
 import * as E from 'fp-ts/lib/Either.js';
 import { pipe } from 'fp-ts/lib/function.js';
 import * as t from 'io-ts';
@@ -349,31 +348,6 @@ const modelProblems = (source: string, problems: ReadonlyArray<string>): WinnowE
     `${source}: ${problems.length === 1 ? 'invalid model' : `${problems.length} problems`}\n${problems.map((p) => `  ${p}`).join('\n')}`,
     problems,
   );
-
-/**
- * Reads and decodes a model file; a missing file, bad JSON or any invalid field throws a
- * `WinnowError('model')` naming the file and every problem.
- *
- * @example
- * import { readModelFile } from 'winnow/dsl';
- * const net = readModelFile('examples/models/sparse-mlp.json');
- */
-export const readModelFile = (path: string): Network => {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new WinnowError('model', `${path}: ${code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory, not a model file' : `cannot read (${code})`}`);
-  }
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (e) {
-    throw new WinnowError('model', `${path}: not valid JSON (${(e as Error).message})`);
-  }
-  return modelFromJSON(json, path);
-};
 
 /** The JSON form of one layer, with every field written out. */
 const layerToJSON = (l: Layer): Record<string, unknown> => {

@@ -1,6 +1,7 @@
 /**
- * Every backend this build ships, registered: import from here (not from backend.ts) wherever a
- * backend is chosen by name, so that `auto`, `--backend` and the parity suite see them all.
+ * Every backend this build ships in Node, registered: import from here (not from backend.ts)
+ * wherever a backend is chosen by name, so that `auto`, `--backend` and the parity suite see them
+ * all. (The browser bundle registers its own list in runtime/browser.ts.)
  *
  * `reference` is registered by backend.ts itself. Any other backend is a module that exports a
  * `BackendModule` (or several, e.g. one per gpu.js mode); add an import and an entry to
@@ -15,6 +16,7 @@
  */
 import { cpuBackend } from './cpu/index.ts';
 import { gpujsBackends } from './gpujs/backends.ts';
+import { nodeHost } from './gpujs/node-host.ts';
 import { registerBackend, type BackendRegistration, type ConcreteBackendName } from './backend.ts';
 
 export * from './backend.ts';
@@ -26,6 +28,6 @@ export interface BackendModule {
 }
 
 /** The backends this build ships besides `reference`, registered when this module loads. */
-export const shippedBackends: ReadonlyArray<BackendModule> = [cpuBackend, ...gpujsBackends];
+export const shippedBackends: ReadonlyArray<BackendModule> = [cpuBackend, ...gpujsBackends(nodeHost)];
 
 for (const { name, backend } of shippedBackends) registerBackend(name, backend);

@@ -11,7 +11,7 @@
  * // const { accuracy } = await evaluate(model, loadMnist('test'));
  * // const { score } = await noiseTest(model, loadMnist('test'), { seed: 42 });
  */
-import { normalizeInto, noisyImages, NOISE_LEVELS, type MnistSet } from './mnist.ts';
+import { normalizeInto, noisyImages, NOISE_LEVELS, type MnistSet } from './mnist-pixels.ts';
 import type { Arr } from './reference/kernel.ts';
 
 /**

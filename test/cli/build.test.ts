@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { lower, trace } from '../../compiler/index.ts';
-import { readModelFile } from '../../dsl/model-file.ts';
+import { readModelFile } from '../../dsl/read-model-file.ts';
 import { createModel } from '../../runtime/backends.ts';
 import { loadCheckpoint } from '../../runtime/checkpoint/checkpoint.ts';
 import { loadMnist, normalizeInto } from '../../runtime/mnist.ts';

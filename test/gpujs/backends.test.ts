@@ -13,6 +13,7 @@ import { compile, lower, trace } from '../../compiler/index.ts';
 import { boost, conv2d, dense, dropconnect, dropout, flatten, input, kwta, maxPool2d, pipe, relu, softmaxCrossEntropy, sparse } from '../../dsl/index.ts';
 import { createModel, resolveBackend, type Model } from '../../runtime/backends.ts';
 import { gpujsUnavailable } from '../../runtime/gpujs/backends.ts';
+import { nodeHost } from '../../runtime/gpujs/node-host.ts';
 import type { GpujsModel } from '../../runtime/gpujs/model.ts';
 import { installNodeWebGPU } from '../../runtime/gpu/node-webgpu.ts';
 import { loadMnist, normalizeInto } from '../../runtime/mnist.ts';
@@ -43,17 +44,17 @@ const twoSteps = async (model: Model) => {
 
 describe('gpujs backends: availability', () => {
   it('cpu and webasm run anywhere; webgl2 needs a browser; headlessgl needs the gl package and a display', async () => {
-    expect(await gpujsUnavailable('cpu')).toBeUndefined();
-    expect(await gpujsUnavailable('webasm')).toBeUndefined();
-    expect(await gpujsUnavailable('webgl2')).toMatch(/only in a browser/);
+    expect(await gpujsUnavailable('cpu', nodeHost)).toBeUndefined();
+    expect(await gpujsUnavailable('webasm', nodeHost)).toBeUndefined();
+    expect(await gpujsUnavailable('webgl2', nodeHost)).toMatch(/only in a browser/);
     await expect(resolveBackend('gpujs:webgl2')).rejects.toThrow(/not available here: gpu\.js webgl2 runs only in a browser/);
-    const gl = await gpujsUnavailable('headlessgl');
+    const gl = await gpujsUnavailable('headlessgl', nodeHost);
     if (gl !== undefined) expect(gl).toMatch(/gl package|display/);
   });
 
   it.skipIf(skipWebGPU)('webgpu: available where Dawn finds an adapter; hardware only when it is not a software renderer', async () => {
     const status = await installNodeWebGPU();
-    expect(await gpujsUnavailable('webgpu')).toBe(status.ok ? undefined : status.reason);
+    expect(await gpujsUnavailable('webgpu', nodeHost)).toBe(status.ok ? undefined : status.reason);
     if (!status.ok) return;
     const { shippedBackends } = await import('../../runtime/backends.ts');
     const webgpu = shippedBackends.find((b) => b.name === 'gpujs:webgpu')!;
