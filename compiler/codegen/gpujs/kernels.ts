@@ -56,9 +56,15 @@ export interface GpujsKernel {
   readonly settings: ReturnType<typeof kernelSettings>;
   /** The kernel's parameters, in order. */
   readonly args: ReadonlyArray<KernelArg>;
-  /** The value the kernel writes, and its dims. */
+  /** The value the kernel writes, and its dims (the layout kernels that read it index). */
   readonly output: number;
   readonly dims: Dims;
+  /**
+   * The dims gpu.js writes (`settings.output`): `dims`, or, for a 2-D value with a side past
+   * `maxOutputSide`, the same elements as one row `[cols * rows]` (row-major, so the flat result
+   * is the same array): see `GpujsKernelOptions`.
+   */
+  readonly outputDims: Dims;
   /** Loop iterations one thread runs in all (Mesa's software renderers stop every loop past `SOFTWARE_LOOP_LIMIT`). */
   readonly loopIterations: number;
 }
@@ -574,8 +580,22 @@ const logSumExp = (op: Op, b: KernelBuilder): { body: string[]; lse: string } =>
   };
 };
 
+/** Options of `gpujsKernels`. */
+export interface GpujsKernelOptions {
+  /**
+   * The largest output side the device can write. gpu.js's GL modes render a 2-D output
+   * `[cols, rows]` into a texture of exactly that size, which must fit the device's
+   * MAX_TEXTURE_SIZE (8192 on SwiftShader, the WebGL2 of headless Chromium; a conv layer's
+   * activations at batch 8 can be 17,280 wide). A kernel whose 2-D output has a side past this
+   * writes it as one row instead (`outputDims`: gpu.js then packs it into a square texture) and
+   * recovers its (column, row) from the flat thread index. Only for modes that read results back
+   * after each kernel (the runtime re-wraps them with `dims`); unset, outputs keep `dims`.
+   */
+  readonly maxOutputSide?: number;
+}
+
 /** The gpu.js kernel of one schedule kernel at a batch size. */
-export const gpujsKernel = (s: Schedule, k: Kernel, batch: number): GpujsKernel => {
+export const gpujsKernel = (s: Schedule, k: Kernel, batch: number, options: GpujsKernelOptions = {}): GpujsKernel => {
   const ir = s.ir;
   const root = ir.ops[k.ops[0]];
   const dims = dimsOf(ir, k.output, batch);
@@ -592,7 +612,12 @@ export const gpujsKernel = (s: Schedule, k: Kernel, batch: number): GpujsKernel 
     const r = b.reader();
     code = { body: [], value: elementwiseExpr(root, r.same(root.inputs[ew.main]), r) };
   } else throw new Error(`gpu.js codegen: no code for ${root.op}`);
-  const head = dims.length === 2 ? ['let tx = this.thread.x;', 'let ty = this.thread.y;'] : ['let tx = this.thread.x;'];
+  const flatOut = dims.length === 2 && options.maxOutputSide !== undefined && Math.max(dims[0], dims[1]) > options.maxOutputSide;
+  const outputDims: Dims = flatOut ? [dims[0] * dims[1]] : dims;
+  for (const d of outputDims) if (d >= F32_EXACT) throw new Error(`gpu.js codegen: kernel ${k.name} writes ${d} elements in one row, past 2^24`);
+  const head = flatOut
+    ? ['let tf = this.thread.x;', `let ty = ${div('tf', dims[0], dims[0] * dims[1])};`, `let tx = tf - ty * ${int(dims[0])};`]
+    : dims.length === 2 ? ['let tx = this.thread.x;', 'let ty = this.thread.y;'] : ['let tx = this.thread.x;'];
   const body = [...head, ...code.body, `let r0 = ${code.value};`];
   const r = b.reader();
   k.ops.slice(1).forEach((o, i) => {
@@ -605,16 +630,16 @@ export const gpujsKernel = (s: Schedule, k: Kernel, batch: number): GpujsKernel 
     } else body.push(`let r${i + 1} = ${elementwiseExpr(op, `r${i}`, r)};`);
   });
   const source = kernelSource(b.args.map((p) => p.name), body, `r${k.ops.length - 1}`);
-  return { index: k.index, name: k.name, source, settings: kernelSettings(dims), args: b.args, output: k.output, dims, loopIterations: b.iterations };
+  return { index: k.index, name: k.name, source, settings: kernelSettings(outputDims), args: b.args, output: k.output, dims, outputDims, loopIterations: b.iterations };
 };
 
 /** Every kernel of a schedule as gpu.js kernels, in order. */
-export const gpujsKernels = (s: Schedule, batch: number): GpujsKernel[] => s.kernels.map((k) => gpujsKernel(s, k, batch));
+export const gpujsKernels = (s: Schedule, batch: number, options: GpujsKernelOptions = {}): GpujsKernel[] => s.kernels.map((k) => gpujsKernel(s, k, batch, options));
 
 /** A kernel for people (and golden files): what it writes, what each parameter binds to, then its source. */
 export const kernelListing = (k: GpujsKernel): string =>
   [
-    `kernel ${k.name}: writes %${k.output} as [${k.dims.join(', ')}], ${k.loopIterations} loop iterations per thread`,
+    `kernel ${k.name}: writes %${k.output} as [${k.dims.join(', ')}]${k.outputDims.length !== k.dims.length ? ` (in one row of ${k.outputDims[0]})` : ''}, ${k.loopIterations} loop iterations per thread`,
     ...k.args.map((a) => (a.kind === 'array' ? `  ${a.name}: %${a.value} as [${a.dims.join(', ')}]` : `  ${a.name}: %${a.value} as a number`)),
     '',
     k.source,
