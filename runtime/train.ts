@@ -22,7 +22,7 @@ import { WinnowError } from '../dsl/errors.ts';
 import type { Network } from '../dsl/network.ts';
 import { createModel, type Model } from './backends.ts';
 import { ensureCheckpointDir } from './checkpoint/store.ts';
-import { saveCheckpoint, type EpochMetrics, type Hyperparameters, type LoadedRun, type PartialEpoch } from './checkpoint/checkpoint.ts';
+import { saveCheckpoint, type CheckpointMeta, type EpochMetrics, type Hyperparameters, type LoadedRun, type PartialEpoch } from './checkpoint/checkpoint.ts';
 import { evaluate } from './evaluate.ts';
 import { loadMnist, normalizeInto, type MnistSet } from './mnist.ts';
 import { initModelState, type FloatType } from './model-state.ts';
@@ -51,6 +51,12 @@ export interface TrainConfig {
   readonly out?: string;
   /** A loaded checkpoint to continue from. */
   readonly resume?: LoadedRun;
+  /**
+   * An existing model to train (its `lowered` and `state` are used, and its compiled programs
+   * reused): for callers that train one model in several calls, like `winnow repl`. The caller
+   * keeps it (it is not disposed of, not even on error); `resume` then only supplies the progress.
+   */
+  readonly model?: Model;
   /** Evaluate on only the first N test images (quick runs); default all 10,000. */
   readonly testLimit?: number;
   /** Skip the per-epoch test evaluation. */
@@ -72,22 +78,29 @@ export interface TrainResult {
   readonly metrics: ReadonlyArray<EpochMetrics>;
   readonly interrupted: boolean;
   readonly checkpoint?: string;
+  /** Where training stopped, the dropout stream's state and, when interrupted mid-epoch, the epoch's sums: what a checkpoint's manifest records, so a caller can continue without one. */
+  readonly progress: CheckpointMeta['progress'];
+  readonly rng: CheckpointMeta['rng'];
+  readonly partial?: PartialEpoch;
 }
 
 const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 /** Trains a network; resolves when the last epoch is done or the signal aborts. */
 export const train = async (config: TrainConfig): Promise<TrainResult> => {
-  const lowered = config.resume?.lowered ?? lower(trace(config.network));
-  const state = config.resume?.state ?? initModelState(lowered, { seed: config.seed, dtype: config.dtype ?? 'float32' });
   if (config.out) ensureCheckpointDir(config.out); // a bad --out fails before any work is done
-  const model = await createModel(config.backend, lowered, state);
+  let model = config.model;
+  if (!model) {
+    const lowered = config.resume?.lowered ?? lower(trace(config.network));
+    const state = config.resume?.state ?? initModelState(lowered, { seed: config.seed, dtype: config.dtype ?? 'float32' });
+    model = await createModel(config.backend, lowered, state);
+  }
   try {
     const result = await trainModel(config, model);
     await model.sync?.(); // callers read `state` after training
     return result;
   } catch (e) {
-    model.dispose?.();
+    if (!config.model) model.dispose?.();
     throw e;
   }
 };
@@ -105,6 +118,10 @@ const trainModel = async (config: TrainConfig, model: Model): Promise<TrainResul
   const n = trainSet.count;
   const x = new Float32Array(Math.max(hyper.batchSize, hyper.firstEpochBatchSize) * 784);
   const labels = new Uint8Array(Math.max(hyper.batchSize, hyper.firstEpochBatchSize));
+
+  const done = (interrupted: boolean): TrainResult => ({
+    model, lowered, metrics, interrupted, progress: { ...progress }, rng: { dropout: dropoutRng.state() }, ...(config.out ? { checkpoint: config.out } : {}),
+  });
 
   const save = async (interrupted: boolean, extra?: PartialEpoch) => {
     if (!config.out) return;
@@ -164,8 +181,9 @@ const trainModel = async (config: TrainConfig, model: Model): Promise<TrainResul
         lastYield = performance.now();
       }
       if (config.signal?.aborted && b < batches - 1) {
-        await save(true, { lossSum, correct, samples, seconds: secondsBefore + (performance.now() - started) / 1000 });
-        return { model, lowered, metrics, interrupted: true, ...(config.out ? { checkpoint: config.out } : {}) };
+        const sums = { lossSum, correct, samples, seconds: secondsBefore + (performance.now() - started) / 1000 };
+        await save(true, sums);
+        return { ...done(true), partial: sums };
       }
     }
     const seconds = secondsBefore + (performance.now() - started) / 1000;
@@ -177,8 +195,11 @@ const trainModel = async (config: TrainConfig, model: Model): Promise<TrainResul
     progress.batchInEpoch = 0;
     partial = undefined;
     await save(false);
-    config.onEpoch?.(m);
-    if (config.signal?.aborted) return { model, lowered, metrics, interrupted: true, ...(config.out ? { checkpoint: config.out } : {}) };
+    if (config.onEpoch) {
+      if (!config.out) await model.sync?.(); // onEpoch may read `state` (save() has synced when there is an --out)
+      config.onEpoch(m);
+    }
+    if (config.signal?.aborted) return done(true);
   }
-  return { model, lowered, metrics, interrupted: false, ...(config.out ? { checkpoint: config.out } : {}) };
+  return done(false);
 };

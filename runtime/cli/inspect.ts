@@ -34,8 +34,8 @@ export const inspectSpec: CommandSpec = {
 /** The programs `--kernels` compiles, in order. */
 const programKinds: ReadonlyArray<ProgramKind> = ['train', 'inference', 'epochEnd'];
 
-/** Every compiled program's text and its generated sources on `backend`. */
-const compileAll = async (lowered: Lowered, backend: string, batch: number) => {
+/** Every compiled program (train, inference, epochEnd) and its generated sources on `backend` (shared with `.kernels` in `winnow repl`). */
+export const compileAll = async (lowered: Lowered, backend: string, batch: number) => {
   const programs = programKinds;
   const compiled = programs.map((program) => compile(lowered, { program, batch }));
   const opened = await openKernelSources(backend, lowered);

@@ -7,6 +7,7 @@ import { buildCommand, buildSpec } from './build.ts';
 import { benchCommand, benchSpec } from './bench.ts';
 import { evalCommand, evalSpec } from './eval.ts';
 import { inspectCommand, inspectSpec } from './inspect.ts';
+import { replCommand, replSpec } from './repl.ts';
 import { trainCommand, trainSpec } from './train.ts';
 import { usage, type CommandSpec } from './args.ts';
 
@@ -22,6 +23,7 @@ const commands: Readonly<Record<string, Command>> = {
   eval: { spec: evalSpec, run: evalCommand, summary: 'test accuracy, confusion matrix and noise score of a checkpoint' },
   build: { spec: buildSpec, run: buildCommand, summary: 'compile a model (and its weights) into one standalone ES module' },
   bench: { spec: benchSpec, run: benchCommand, summary: 'training and inference samples/s per backend on MNIST' },
+  repl: { spec: replSpec, run: replCommand, summary: 'interactive session: the DSL and runtime in scope, .load/.set/.train/.noise/.sweep' },
 };
 
 const help = (): string =>

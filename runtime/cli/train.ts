@@ -40,7 +40,8 @@ export const trainSpec: CommandSpec = {
   },
 };
 
-const resolveHyper = (flags: Record<string, unknown>, net: Network, previous?: Hyperparameters): Hyperparameters => {
+/** The hyperparameters of a run: flags (by their names above), else a previous run's, else the model's training defaults, else winnow's. */
+export const resolveHyper = (flags: Record<string, unknown>, net: Network, previous?: Hyperparameters): Hyperparameters => {
   const d = net.training ?? {};
   const pick = (flag: string, fromModel: number | undefined, fallback: number): number =>
     (flags[flag] as number | undefined) ?? fromModel ?? fallback;
@@ -55,6 +56,15 @@ const resolveHyper = (flags: Record<string, unknown>, net: Network, previous?: H
     weightDecay: pick('weight-decay', previous?.weightDecay ?? d.weightDecay, 0),
     trainLimit: (flags['train-limit'] as number | undefined) ?? previous?.trainLimit ?? null,
   };
+};
+
+/** Throws a one-line usage error unless `network` can be trained on MNIST (784 inputs, 10 logits, a softmaxCrossEntropy head). */
+export const requireMnistClassifier = (network: Network): void => {
+  if (network.last !== 'softmaxCrossEntropy') throw new WinnowError('usage', 'the model must end with a softmaxCrossEntropy head to be trained');
+  if (network.input.reduce((a, b) => a * b, 1) !== 784) {
+    throw new WinnowError('usage', `MNIST images have 784 values; the model's input [${network.input.join(', ')}] does not (use [784] or [1, 28, 28])`);
+  }
+  if (network.shapes[network.shapes.length - 1][0] !== 10) throw new WinnowError('usage', 'MNIST has 10 classes; the model must output 10 logits');
 };
 
 /** Runs `train`. */
@@ -76,11 +86,7 @@ export const trainCommand = async (argv: ReadonlyArray<string>, out: (s: string)
     if (positionals.model === undefined) throw new WinnowError('usage', 'expects <model> (or --resume <checkpoint-dir>)');
     network = await loadNetwork(positionals.model);
   }
-  if (network.last !== 'softmaxCrossEntropy') throw new WinnowError('usage', 'the model must end with a softmaxCrossEntropy head to be trained');
-  if (network.input.reduce((a, b) => a * b, 1) !== 784) {
-    throw new WinnowError('usage', `MNIST images have 784 values; the model's input [${network.input.join(', ')}] does not (use [784] or [1, 28, 28])`);
-  }
-  if (network.shapes[network.shapes.length - 1][0] !== 10) throw new WinnowError('usage', 'MNIST has 10 classes; the model must output 10 logits');
+  requireMnistClassifier(network);
   const hyper = resolveHyper(flags, network, resume?.meta.hyperparameters);
   if (resume && hyper.epochs <= resume.meta.progress.epochsDone && !resume.meta.interrupted) {
     throw new WinnowError('usage', `checkpoint ${flags.resume} already has ${resume.meta.progress.epochsDone} epochs; pass --epochs greater than that`);
