@@ -7,7 +7,8 @@
  *
  * Memory is laid out as the cpu backend does (runtime/cpu/model.ts): the state arena first, then,
  * for each program, its host inputs, temporaries and scratch. Programs run one at a time, so they
- * share the memory above the arena.
+ * share the memory above the arena. A built module is single-threaded: it runs every kernel whole
+ * on the thread that calls it (the cpu backend's worker threads are not part of it).
  *
  * @example
  * import { buildStandalone } from 'winnow/runtime/aot/build';

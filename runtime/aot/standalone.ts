@@ -8,6 +8,10 @@
  *
  * The memory layout is the cpu backend's (runtime/cpu/model.ts): the state arena (tensors, then
  * momentum buffers, then masks as floats), then each program's inputs, temporaries and scratch.
+ *
+ * A built module runs on one thread: every kernel is called whole (`k(M)`), and its memory is not
+ * shared. (The in-process cpu backend can split the same kernels across worker threads; a built
+ * module has no workers, so it needs neither SharedArrayBuffer nor cross-origin isolation.)
  */
 import { Rng } from '../rng.ts';
 

@@ -4,6 +4,11 @@
  * WebAssembly memory: the model state first (the ModelState's tensors and momentum buffers become
  * views of it, so checkpoints and the runtime see every step at once), then the per-call inputs,
  * then the temporaries of the buffer plan. Programs are compiled once per batch size.
+ *
+ * With more than one thread (`threads`, default WINNOW_THREADS or the machine's cores up to 8) the
+ * memory is a shared WebAssembly memory and worker threads (`threads.ts`) take slices of every
+ * kernel with enough work; the slices never split a sum, so results are bit-identical to one
+ * thread. Workers start with the first program that has such a kernel.
  */
 import { compile, type ProgramKind } from '../../compiler/backend/compile.ts';
 import { generateJs, type JsProgram } from '../../compiler/codegen/js/program.ts';
@@ -14,7 +19,9 @@ import type { Model } from '../backend.ts';
 import { inferenceBatchFor } from '../evaluate.ts';
 import type { ModelState } from '../model-state.ts';
 import { drawRandoms, scalarValue, sumStats, type CallInputs } from '../compiled/host.ts';
+import { withSharedMemory } from '../../compiler/codegen/js/wat.ts';
 import { align, layoutProgram } from './layout.ts';
+import { resolveThreads, startPool, threadsSupported, type ThreadPool } from './threads.ts';
 import { assembleWat } from './wasm.ts';
 
 interface Program {
@@ -26,9 +33,49 @@ interface Program {
 }
 
 
+/** Options of a cpu model. */
+export interface CpuModelOptions {
+  /**
+   * Threads sharing the kernels, the main thread included: default the WINNOW_THREADS environment
+   * variable, else the machine's available parallelism up to 8. 1 runs on the main thread alone,
+   * with no workers; where worker threads or SharedArrayBuffer are missing it is always 1.
+   */
+  readonly threads?: number;
+  /** Kernels with less estimated work (about one multiply-add per unit) run whole on the main thread; default 20000. 0 splits every kernel that can be split. */
+  readonly minSplitWork?: number;
+}
+
 /** A model on the `cpu` backend. */
-export const createCpuModel = async (lowered: Lowered, state: ModelState): Promise<Model> => {
+export interface CpuModel extends Model {
+  /** Threads the model's kernels run on (1: the main thread only). */
+  readonly threads: number;
+  /** Compiled programs' generated sources, for `winnow inspect --kernels`. */
+  readonly programSource: (kind: ProgramKind, batch: number) => Promise<JsProgram>;
+  /** Ends the worker threads; the model refuses further calls. */
+  readonly dispose: () => void;
+}
+
+/** The default of `minSplitWork`: about 10-20 microseconds of work on one core, against about 1-2 microseconds to hand a slice to a spinning worker. */
+const defaultMinSplitWork = 20000;
+
+/** Ends the workers of a cpu model that was never disposed, once it is garbage. */
+const orphans = new FinalizationRegistry<{ pool?: Promise<ThreadPool | undefined> }>((held) => void held.pool?.then((p) => p?.dispose(), () => undefined));
+
+/**
+ * A model on the `cpu` backend.
+ *
+ * @example
+ * import { createCpuModel } from 'winnow/runtime/cpu/model';
+ * // const model = await createCpuModel(lowered, initModelState(lowered, { seed: 1, dtype: 'float32' }), { threads: 2 });
+ * // await model.trainStep(x, labels, 64, { lr: 0.01, momentum: 0.9, weightDecay: 0 }, 64, rng);
+ * // model.dispose();
+ */
+export const createCpuModel = async (lowered: Lowered, state: ModelState, options: CpuModelOptions = {}): Promise<CpuModel> => {
   if (state.dtype !== 'float32') throw new WinnowError('backend', 'the cpu backend computes in float32; its state must be float32');
+  const minSplitWork = options.minSplitWork ?? defaultMinSplitWork;
+  if (!(minSplitWork >= 0)) throw new WinnowError('usage', `minSplitWork must be a number >= 0, got ${String(options.minSplitWork)}`);
+  let threads = await resolveThreads(options.threads);
+  if (threads > 1 && !(await threadsSupported())) threads = 1;
   // The state arena: every tensor, momentum buffer and (as floats) mask, in a fixed order.
   const arena = new Map<string, { offset: number; length: number }>();
   let end = 0;
@@ -40,7 +87,18 @@ export const createCpuModel = async (lowered: Lowered, state: ModelState): Promi
   for (const [name, m] of state.momentum) place(`momentum:${name}`, m.length);
   for (const [name, m] of state.masks) place(`masks:${name}`, m.length);
   const stateEnd = end;
-  const memory = new WebAssembly.Memory({ initial: Math.ceil((stateEnd * 4) / 65536) + 1 });
+  const initial = Math.ceil((stateEnd * 4) / 65536) + 1;
+  let memory: WebAssembly.Memory;
+  try {
+    memory = new WebAssembly.Memory(threads > 1 ? { initial, maximum: 65536, shared: true } : { initial });
+  } catch {
+    threads = 1; // no shared memory here (or no room to reserve one): one thread
+    memory = new WebAssembly.Memory({ initial });
+  }
+  const shared = threads > 1;
+  // The workers: started with the first program that has a kernel to split (never, for source-only uses).
+  const held: { pool?: Promise<ThreadPool | undefined> } = {};
+  let disposed = false;
   let M = new Float32Array(memory.buffer);
   for (const [name, t] of state.tensors) M.set(t.data, arena.get(`tensors:${name}`)!.offset);
   for (const [name, m] of state.momentum) M.set(m, arena.get(`momentum:${name}`)!.offset);
@@ -65,6 +123,7 @@ export const createCpuModel = async (lowered: Lowered, state: ModelState): Promi
 
   const programs = new Map<string, Program>();
   const program = async (kind: ProgramKind, batch: number): Promise<Program> => {
+    if (disposed) throw new WinnowError('backend', 'this cpu model has been disposed');
     const key = `${kind}:${batch}`;
     const cached = programs.get(key);
     if (cached) return cached;
@@ -73,20 +132,38 @@ export const createCpuModel = async (lowered: Lowered, state: ModelState): Promi
     const { address, scratch, copies } = layoutProgram(schedule, stateEnd, (key) => arena.get(key)?.offset);
     const js = generateJs(schedule, address, scratch);
     ensure(scratch + js.scratchFloats);
-    const W = js.wat ? new WebAssembly.Instance(await assembleWat(js.wat), { env: { mem: memory } }).exports : {};
-    const kernels = (new Function(`return (${js.source});`)() as (m: unknown, w: unknown) => Array<(m: Float32Array) => void>)(undefined, W);
+    const module = js.wat ? await assembleWat(shared ? withSharedMemory(js.wat) : js.wat) : undefined;
+    const W = module ? new WebAssembly.Instance(module, { env: { mem: memory } }).exports : {};
+    const kernels = (new Function(`return (${js.source});`)() as (m: unknown, w: unknown) => Array<(m: Float32Array, lo?: number, hi?: number) => void>)(undefined, W);
+    // Kernels worth splitting across the threads; the others run whole on this thread.
+    const splits = js.partitions.map((p) => (shared && p && p.extent > 1 && p.work >= minSplitWork ? p : undefined));
+    let threaded: { pool: ThreadPool; id: number } | undefined;
+    if (splits.some((p) => p)) {
+      const pool = await (held.pool ??= startPool(threads, memory));
+      if (pool) threaded = { pool, id: pool.load(js.source, module) };
+    }
     const hostOps = ir.ops.filter((o) => o.op === 'input' || o.op === 'labels' || o.op === 'scalar');
     const run = (io: CallInputs) => {
       if (M.buffer !== memory.buffer) rebind();
-      for (const op of hostOps) {
-        const at = address(op.id);
-        if (op.op === 'input') M.set(io.x.subarray(0, batch * shapeSize(op.shape!)), at);
-        else if (op.op === 'labels') for (let i = 0; i < batch; i++) M[at + i] = io.labels![i];
-        else M[at] = scalarValue(op, io);
+      threaded?.pool.begin();
+      try {
+        for (const op of hostOps) {
+          const at = address(op.id);
+          if (op.op === 'input') M.set(io.x.subarray(0, batch * shapeSize(op.shape!)), at);
+          else if (op.op === 'labels') for (let i = 0; i < batch; i++) M[at + i] = io.labels![i];
+          else M[at] = scalarValue(op, io);
+        }
+        drawRandoms(ir, io, (op, n) => M.subarray(address(op.id), address(op.id) + n));
+        for (let i = 0; i < kernels.length; i++) {
+          const p = splits[i];
+          const k = kernels[i];
+          if (p && threaded) threaded.pool.split(threaded.id, i, p.extent, p.grain, (lo, hi) => k(M, lo, hi), js.kernels[i]);
+          else k(M);
+        }
+        for (const [from, to, length] of copies) M.copyWithin(to, from, from + length);
+      } finally {
+        threaded?.pool.end();
       }
-      drawRandoms(ir, io, (op, n) => M.subarray(address(op.id), address(op.id) + n));
-      for (const k of kernels) k(M);
-      for (const [from, to, length] of copies) M.copyWithin(to, from, from + length);
     };
     const p: Program = { run, output: ir.output, stats: ir.results?.stats, address, js };
     programs.set(key, p);
@@ -97,8 +174,9 @@ export const createCpuModel = async (lowered: Lowered, state: ModelState): Promi
   const classes = shapeSize(ops[lowered.ir.output].shape!);
   const inputSize = shapeSize(lowered.ir.inputShape);
   const activations = ops.filter((o) => o.batched).reduce((a, o) => a + shapeSize(o.shape!), 0);
-  return {
+  const model: CpuModel = {
     backend: 'cpu',
+    threads,
     lowered,
     state,
     classes,
@@ -121,7 +199,14 @@ export const createCpuModel = async (lowered: Lowered, state: ModelState): Promi
       const p = await program('epochEnd', 1);
       p.run({ x: new Float32Array(inputSize), batch: 1 });
     },
-    /** Compiled programs' generated sources, for `winnow inspect --kernels` and `winnow build`. */
-    ...{ programSource: async (kind: ProgramKind, batch: number) => (await program(kind, batch)).js },
-  } as Model;
+    programSource: async (kind: ProgramKind, batch: number) => (await program(kind, batch)).js,
+    dispose: () => {
+      if (disposed) return;
+      disposed = true;
+      orphans.unregister(held);
+      void held.pool?.then((p) => p?.dispose(), () => undefined);
+    },
+  };
+  orphans.register(model, held, held);
+  return model;
 };

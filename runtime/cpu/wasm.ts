@@ -12,7 +12,7 @@ const cache = new Map<string, WebAssembly.Module>();
 export const watToBinary = async (wat: string): Promise<Uint8Array> => {
   toolkit ??= wabtInit();
   const wabt = await toolkit;
-  const parsed = wabt.parseWat('winnow.wat', wat, { simd: true });
+  const parsed = wabt.parseWat('winnow.wat', wat, { simd: true, threads: true });
   try {
     return parsed.toBinary({}).buffer;
   } finally {

@@ -18,7 +18,7 @@ describe('winnow inspect --kernels', () => {
       '; stage: compiled epochEnd (passes: epochEnd, fuse, planBuffers; batch 64)',
       '; cpu sources of program train (batch 64): 19 kernels: k0_linear_biasAdd_relu, ',
       '; --- train.js ---',
-      '  function k0_linear_biasAdd_relu(M) {',
+      '  function k0_linear_biasAdd_relu(M, lo = 0, hi = 64) {',
       '; --- train.wat ---',
       '(module',
       '; cpu sources of program inference (batch 64): 3 kernels: k0_linear_biasAdd_relu, k1_linear_biasAdd_relu, k2_linear_biasAdd',
@@ -53,7 +53,7 @@ describe('winnow inspect --kernels', () => {
     expect(j.ir.compiled.train).toContain('; stage: compiled train');
     expect(j.ir.compiled.train).toContain('batch 8');
     const js = j.kernels.programs[1].files.find((f: { language: string }) => f.language === 'js').text;
-    expect(js).toContain('b < 8;');
+    expect(js).toContain('(M, lo = 0, hi = 8) {');
     expect(j.totals.params).toBe(1_796_010);
   });
 

@@ -5,6 +5,10 @@
  * SIMD functions (`wat.ts`) and their fused elementwise ops are applied as they are copied out of
  * a scratch area. The output is source text (and a WebAssembly text module), compiled once per
  * batch size; it contains only numbers and identifiers made here, never text from a model file.
+ *
+ * Kernels that can be shared by threads take a range of their partition axis, `kN(M, lo, hi)`
+ * (see `Partition`; called as `kN(M)` they cover everything), so the cpu backend's worker threads
+ * can each run a slice of the same kernel over one shared memory.
  */
 import { floatsOf } from '../../backend/passes/plan-buffers.ts';
 import type { Kernel, Schedule } from '../../backend/schedule.ts';
@@ -26,7 +30,55 @@ export interface JsProgram {
   readonly kernels: ReadonlyArray<string>;
   /** Floats of scratch space the products need (at address `scratch`). */
   readonly scratchFloats: number;
+  /** Per kernel, how it splits across threads, or undefined when it runs whole (its function then takes only M). */
+  readonly partitions: ReadonlyArray<Partition | undefined>;
 }
+
+/**
+ * How a kernel splits across threads. Its function is `kN(M, lo = 0, hi = extent)`: over a
+ * sub-range [lo, hi) of its axis it computes exactly the outputs of those units, each by the same
+ * operations as a call over everything (a sum is never split between threads), so a program whose
+ * kernels are split anyhow gives results bit-identical to one run whole. Units are samples
+ * (batched outputs, the products over the batch, kwtaThreshold), rows of the weight gradient
+ * (its units), or elements (unbatched outputs: reductions over the batch, optimizer updates).
+ */
+export interface Partition {
+  /** Units along the axis. */
+  readonly extent: number;
+  /** Split points should be multiples of this (4: the products' row blocks; 16: 64 bytes of floats). */
+  readonly grain: number;
+  /** Rough cost of the whole kernel in multiply-adds: the runtime splits only kernels with enough work to pay for a synchronisation. */
+  readonly work: number;
+}
+
+/**
+ * How the kernels of each root op split. A kernel whose values come from `rootValue` (one output
+ * element at a time) splits by its frame: batched outputs over samples, unbatched over elements,
+ * costing `work(op, batch)` per output element (1 when not given). A kind whose output elements
+ * depend on each other's order says `whole: true` and runs on one thread. A new kernel kind with
+ * its own body (like kwtaThreshold) declares its Partition where it builds that body.
+ */
+interface SplitRule {
+  readonly whole?: true;
+  readonly work?: (op: Op, batch: number) => number;
+}
+const perChannelOverBatch: SplitRule = { work: (op, batch) => batch * (op.attrs.hw as number) };
+const splitRules: Readonly<Partial<Record<string, SplitRule>>> = {
+  conv: { work: (op) => (op.attrs.channels as number) * (op.attrs.kernel as number) ** 2 },
+  convGradX: { work: (op) => (op.attrs.filters as number) * Math.ceil((op.attrs.kernel as number) / (op.attrs.stride as number)) ** 2 },
+  convGradW: { work: (op, batch) => batch * (op.attrs.outH as number) * (op.attrs.outW as number) },
+  biasGrad: perChannelOverBatch,
+  dutyCycle: perChannelOverBatch,
+  batchMean: perChannelOverBatch,
+  batchVar: perChannelOverBatch,
+  normalizeGradScale: perChannelOverBatch,
+  maxPool: { work: (op) => (op.attrs.size as number) ** 2 },
+  maxPoolGrad: { work: (op) => (op.attrs.size as number) ** 2 },
+  kwtaApply: { work: (op) => (op.attrs.breakTies ? (op.attrs.members as number) : 1) },
+  kwtaGrad: { work: (op) => (op.attrs.breakTies ? (op.attrs.members as number) : 1) },
+  xentGrad: { work: (op) => 3 * (op.attrs.classes as number) },
+  xentStats: { work: (op) => 3 * (op.attrs.classes as number) },
+};
 
 const matmulOps = new Set(['linear', 'linearGradX', 'linearGradW']);
 
@@ -36,7 +88,7 @@ export const generateJs = (s: Schedule, addressOf: AddressOf, scratch: number): 
   const batch = s.plan!.batch;
   const specs: MatmulSpec[] = [];
   let scratchFloats = 0;
-  const fns = s.kernels.map((k) => {
+  const generated = s.kernels.map((k) => {
     const root = ir.ops[k.ops[0]];
     if (matmulOps.has(root.op)) {
       const needScratch = k.ops.length > 1;
@@ -47,8 +99,10 @@ export const generateJs = (s: Schedule, addressOf: AddressOf, scratch: number): 
     }
     return kernelFunction(ir, k, batch, addressOf);
   });
+  const fns = generated.map((g) => g.text);
   const source = ['function (M, W) {', ...fns.map((f) => f.split('\n').map((l) => `  ${l}`).join('\n')), `  return [${s.kernels.map((k) => k.name).join(', ')}];`, '}'].join('\n');
-  return { source, wat: specs.length ? matmulModule(specs) : undefined, kernels: s.kernels.map((k) => k.name), scratchFloats };
+  const partitions = generated.map((g) => g.partition);
+  return { source, wat: specs.length ? matmulModule(specs) : undefined, kernels: s.kernels.map((k) => k.name), scratchFloats, partitions };
 };
 
 const matmulSpec = (op: Op, batch: number, addr: AddressOf, target: number): MatmulSpec => {
@@ -79,26 +133,52 @@ const jsReader = (ir: IR, addr: AddressOf, batch: number, batched: boolean): Rea
 /** Statements applying a kernel's fused ops to `v`. */
 const epilogue = (ir: IR, k: Kernel, r: Reader): string[] => k.ops.slice(1).map((o) => `v = ${elementwiseExpr(ir.ops[o], 'v', r)};`);
 
-const kernelFunction = (ir: IR, k: Kernel, batch: number, addr: AddressOf, wasmIndex?: number, scratch?: number): string => {
+/** A kernel's function and how it splits. */
+interface KernelCode {
+  readonly text: string;
+  readonly partition?: Partition;
+}
+
+const kernelFunction = (ir: IR, k: Kernel, batch: number, addr: AddressOf, wasmIndex?: number, scratch?: number): KernelCode => {
   const root = ir.ops[k.ops[0]];
   const out = ir.ops[k.output];
   const r = jsReader(ir, addr, batch, out.batched);
   const perSample = size(out.shape!);
   const total = out.batched ? perSample * batch : perSample;
   const store = [...epilogue(ir, k, r), `M[${int(addr(k.output))} + o] = v;`];
-  const overAll = (body: string[]): string[] =>
-    out.batched
-      ? [`for (let b = 0; b < ${int(batch)}; b++) {`, `  for (let e = 0; e < ${int(perSample)}; e++) {`, `    const o = b * ${int(perSample)} + e;`, ...body.map((l) => `    ${l}`), '  }', '}']
-      : [`for (let o = 0; o < ${int(total)}; o++) {`, ...body.map((l) => `  ${l}`), '}'];
-  let body: string[];
+  /** The frame's partition: samples when batched, else elements. */
+  const framed = (perElement: number): Partition => ({ extent: out.batched ? batch : total, grain: out.batched ? 1 : 16, work: total * perElement });
+  let partition: Partition | undefined;
+  let spec: MatmulSpec | undefined;
+  let custom: { body: string[]; partition: Partition } | undefined;
   if (wasmIndex !== undefined) {
-    body = [`W.f${wasmIndex}();`, ...(scratch !== undefined ? overAll([`let v = M[${int(scratch)} + o];`, ...store]) : [])];
+    // Products split by their rows m: samples (forward, gradX) or units (gradW, whose output rows are `n` elements long).
+    spec = matmulSpec(root, batch, addr, 0);
+    partition = { extent: spec.m, grain: 4, work: (spec.m * spec.n * spec.k) / 4 + (scratch !== undefined ? total : 0) };
   } else if (root.op === 'kwtaThreshold') {
-    body = kwtaThreshold(ir, root, batch, addr);
+    custom = kwtaThreshold(ir, root, batch, addr);
+    partition = custom.partition;
   } else {
-    body = overAll([...rootValue(ir, root, r, batch, addr), ...store]);
+    const rule = splitRules[root.op] ?? {};
+    if (!rule.whole) partition = framed(rule.work ? rule.work(root, batch) : 1);
   }
-  return [`function ${k.name}(M) {`, ...body.map((l) => `  ${l}`), '}'].join('\n');
+  // Loop bounds: the call's range when the kernel splits, else everything.
+  const [lo, hi] = partition ? ['lo', 'hi'] : ['0', int(out.batched ? batch : total)];
+  /** Every output element of units [lo, hi): samples when batched, else runs of `unit` elements. */
+  const overRange = (body: string[], unit = 1): string[] =>
+    out.batched
+      ? [`for (let b = ${lo}; b < ${hi}; b++) {`, `  for (let e = 0; e < ${int(perSample)}; e++) {`, `    const o = b * ${int(perSample)} + e;`, ...body.map((l) => `    ${l}`), '  }', '}']
+      : [unit === 1 ? `for (let o = ${lo}; o < ${hi}; o++) {` : `for (let o = ${lo} * ${int(unit)}; o < ${hi} * ${int(unit)}; o++) {`, ...body.map((l) => `  ${l}`), '}'];
+  let body: string[];
+  if (spec) {
+    body = [`W.f${wasmIndex}(lo, hi);`, ...(scratch !== undefined ? overRange([`let v = M[${int(scratch)} + o];`, ...store], spec.n) : [])];
+  } else if (custom) {
+    body = custom.body;
+  } else {
+    body = overRange([...rootValue(ir, root, r, batch, addr), ...store]);
+  }
+  const params = partition ? `M, lo = 0, hi = ${int(partition.extent)}` : 'M';
+  return { text: [`function ${k.name}(${params}) {`, ...body.map((l) => `  ${l}`), '}'].join('\n'), partition };
 };
 
 /** Statements leaving the root op's value for the current output element in `let v`. */
@@ -277,20 +357,21 @@ const tieBrokenWin = (_ir: IR, op: Op, r: Reader, x: string): string[] => {
   ];
 };
 
-/** kwtaThreshold: per sample and group, the k-th largest key, by sorting the keys in a scratch array. */
-const kwtaThreshold = (ir: IR, op: Op, batch: number, addr: AddressOf): string[] => {
+/** kwtaThreshold: per sample and group, the k-th largest key, by sorting the keys in a scratch array; splits over samples. */
+const kwtaThreshold = (ir: IR, op: Op, batch: number, addr: AddressOf): { body: string[]; partition: Partition } => {
   const a = op.attrs as Record<string, number>;
   const [x, dc, s] = op.inputs;
   const n = a.members;
   const xs = size(ir.ops[x].shape!);
   const member = op.attrs.local ? `j * ${int(a.hw)} + g` : 'j';
   const key = kwtaKey(`M[${int(addr(x))} + b * ${int(xs)} + ${member}]`, `M[${int(addr(dc))} + ${channelOf(member, a.hw)}]`, `M[${int(addr(s))}]`);
-  return [
+  const body = [
     `const keys = new Float32Array(${int(n)});`,
-    `for (let b = 0; b < ${int(batch)}; b++) for (let g = 0; g < ${int(a.groups)}; g++) {`,
+    `for (let b = lo; b < hi; b++) for (let g = 0; g < ${int(a.groups)}; g++) {`,
     `  for (let j = 0; j < ${int(n)}; j++) keys[j] = ${key};`,
     '  keys.sort();',
     `  M[${int(addr(op.id))} + b * ${int(a.groups)} + g] = keys[${int(n - a.k)}];`,
     '}',
   ];
+  return { body, partition: { extent: batch, grain: 1, work: batch * a.groups * n * (4 + Math.log2(n)) } };
 };

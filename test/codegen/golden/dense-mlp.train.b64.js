@@ -1,7 +1,7 @@
 function (M, W) {
-  function k0_linear_biasAdd_relu(M) {
-    W.f0();
-    for (let b = 0; b < 64; b++) {
+  function k0_linear_biasAdd_relu(M, lo = 0, hi = 64) {
+    W.f0(lo, hi);
+    for (let b = lo; b < hi; b++) {
       for (let e = 0; e < 1000; e++) {
         const o = b * 1000 + e;
         let v = M[3835728 + o];
@@ -11,9 +11,9 @@ function (M, W) {
       }
     }
   }
-  function k1_linear_biasAdd_relu(M) {
-    W.f1();
-    for (let b = 0; b < 64; b++) {
+  function k1_linear_biasAdd_relu(M, lo = 0, hi = 64) {
+    W.f1(lo, hi);
+    for (let b = lo; b < hi; b++) {
       for (let e = 0; e < 1000; e++) {
         const o = b * 1000 + e;
         let v = M[3835728 + o];
@@ -23,9 +23,9 @@ function (M, W) {
       }
     }
   }
-  function k2_linear_biasAdd(M) {
-    W.f2();
-    for (let b = 0; b < 64; b++) {
+  function k2_linear_biasAdd(M, lo = 0, hi = 64) {
+    W.f2(lo, hi);
+    for (let b = lo; b < hi; b++) {
       for (let e = 0; e < 10; e++) {
         const o = b * 10 + e;
         let v = M[3835728 + o];
@@ -34,8 +34,8 @@ function (M, W) {
       }
     }
   }
-  function k3_xentStats(M) {
-    for (let b = 0; b < 64; b++) {
+  function k3_xentStats(M, lo = 0, hi = 64) {
+    for (let b = lo; b < hi; b++) {
       for (let e = 0; e < 2; e++) {
         const o = b * 2 + e;
         let max = M[3770320 + b * 10 + 0], arg = 0;
@@ -49,8 +49,8 @@ function (M, W) {
       }
     }
   }
-  function k4_xentGrad(M) {
-    for (let b = 0; b < 64; b++) {
+  function k4_xentGrad(M, lo = 0, hi = 64) {
+    for (let b = lo; b < hi; b++) {
       for (let e = 0; e < 10; e++) {
         const o = b * 10 + e;
         let max = M[3770320 + b * 10 + 0], arg = 0;
@@ -64,17 +64,17 @@ function (M, W) {
       }
     }
   }
-  function k5_biasGrad_momentum(M) {
-    for (let o = 0; o < 10; o++) {
+  function k5_biasGrad_momentum(M, lo = 0, hi = 10) {
+    for (let o = lo; o < hi; o++) {
       let v = 0;
       for (let b = 0; b < 64; b++) for (let p = 0; p < 1; p++) v += M[3771088 + b * 10 + o * 1 + p];
       v = (M[3642308] * M[3592048 + o] + v + M[3642312] * M[1796016 + o]);
       M[3592048 + o] = v;
     }
   }
-  function k6_linearGradX_reluGrad(M) {
-    W.f3();
-    for (let b = 0; b < 64; b++) {
+  function k6_linearGradX_reluGrad(M, lo = 0, hi = 64) {
+    W.f3(lo, hi);
+    for (let b = lo; b < hi; b++) {
       for (let e = 0; e < 1000; e++) {
         const o = b * 1000 + e;
         let v = M[3835728 + o];
@@ -83,25 +83,25 @@ function (M, W) {
       }
     }
   }
-  function k7_linearGradW_momentum(M) {
-    W.f4();
-    for (let o = 0; o < 10000; o++) {
+  function k7_linearGradW_momentum(M, lo = 0, hi = 10) {
+    W.f4(lo, hi);
+    for (let o = lo * 1000; o < hi * 1000; o++) {
       let v = M[3835728 + o];
       v = (M[3642308] * M[3582048 + o] + v + M[3642312] * M[1786016 + o]);
       M[3582048 + o] = v;
     }
   }
-  function k8_biasGrad_momentum(M) {
-    for (let o = 0; o < 1000; o++) {
+  function k8_biasGrad_momentum(M, lo = 0, hi = 1000) {
+    for (let o = lo; o < hi; o++) {
       let v = 0;
       for (let b = 0; b < 64; b++) for (let p = 0; p < 1; p++) v += M[3771728 + b * 1000 + o * 1 + p];
       v = (M[3642308] * M[3581040 + o] + v + M[3642312] * M[1785008 + o]);
       M[3581040 + o] = v;
     }
   }
-  function k9_linearGradX_reluGrad(M) {
-    W.f5();
-    for (let b = 0; b < 64; b++) {
+  function k9_linearGradX_reluGrad(M, lo = 0, hi = 64) {
+    W.f5(lo, hi);
+    for (let b = lo; b < hi; b++) {
       for (let e = 0; e < 1000; e++) {
         const o = b * 1000 + e;
         let v = M[3835728 + o];
@@ -110,67 +110,67 @@ function (M, W) {
       }
     }
   }
-  function k10_linearGradW_momentum(M) {
-    W.f6();
-    for (let o = 0; o < 1000000; o++) {
+  function k10_linearGradW_momentum(M, lo = 0, hi = 1000) {
+    W.f6(lo, hi);
+    for (let o = lo * 1000; o < hi * 1000; o++) {
       let v = M[3835728 + o];
       v = (M[3642308] * M[2581040 + o] + v + M[3642312] * M[785008 + o]);
       M[2581040 + o] = v;
     }
   }
-  function k11_biasGrad_momentum(M) {
-    for (let o = 0; o < 1000; o++) {
+  function k11_biasGrad_momentum(M, lo = 0, hi = 1000) {
+    for (let o = lo; o < hi; o++) {
       let v = 0;
       for (let b = 0; b < 64; b++) for (let p = 0; p < 1; p++) v += M[3706320 + b * 1000 + o * 1 + p];
       v = (M[3642308] * M[2580032 + o] + v + M[3642312] * M[784000 + o]);
       M[2580032 + o] = v;
     }
   }
-  function k12_linearGradW_momentum(M) {
-    W.f7();
-    for (let o = 0; o < 784000; o++) {
+  function k12_linearGradW_momentum(M, lo = 0, hi = 1000) {
+    W.f7(lo, hi);
+    for (let o = lo * 784; o < hi * 784; o++) {
       let v = M[3835728 + o];
       v = (M[3642308] * M[1796032 + o] + v + M[3642312] * M[0 + o]);
       M[1796032 + o] = v;
     }
   }
-  function k13_sgdUpdate(M) {
-    for (let o = 0; o < 784000; o++) {
+  function k13_sgdUpdate(M, lo = 0, hi = 784000) {
+    for (let o = lo; o < hi; o++) {
       let v = M[0 + o];
       v = (v - M[3642304] * M[1796032 + o]);
       M[0 + o] = v;
     }
   }
-  function k14_sgdUpdate(M) {
-    for (let o = 0; o < 1000; o++) {
+  function k14_sgdUpdate(M, lo = 0, hi = 1000) {
+    for (let o = lo; o < hi; o++) {
       let v = M[784000 + o];
       v = (v - M[3642304] * M[2580032 + o]);
       M[784000 + o] = v;
     }
   }
-  function k15_sgdUpdate(M) {
-    for (let o = 0; o < 1000000; o++) {
+  function k15_sgdUpdate(M, lo = 0, hi = 1000000) {
+    for (let o = lo; o < hi; o++) {
       let v = M[785008 + o];
       v = (v - M[3642304] * M[2581040 + o]);
       M[785008 + o] = v;
     }
   }
-  function k16_sgdUpdate(M) {
-    for (let o = 0; o < 1000; o++) {
+  function k16_sgdUpdate(M, lo = 0, hi = 1000) {
+    for (let o = lo; o < hi; o++) {
       let v = M[1785008 + o];
       v = (v - M[3642304] * M[3581040 + o]);
       M[1785008 + o] = v;
     }
   }
-  function k17_sgdUpdate(M) {
-    for (let o = 0; o < 10000; o++) {
+  function k17_sgdUpdate(M, lo = 0, hi = 10000) {
+    for (let o = lo; o < hi; o++) {
       let v = M[1786016 + o];
       v = (v - M[3642304] * M[3582048 + o]);
       M[1786016 + o] = v;
     }
   }
-  function k18_sgdUpdate(M) {
-    for (let o = 0; o < 10; o++) {
+  function k18_sgdUpdate(M, lo = 0, hi = 10) {
+    for (let o = lo; o < hi; o++) {
       let v = M[1796016 + o];
       v = (v - M[3642304] * M[3592048 + o]);
       M[1796016 + o] = v;

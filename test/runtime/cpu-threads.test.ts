@@ -1,0 +1,184 @@
+/**
+ * The cpu backend's worker threads (runtime/cpu/threads.ts): a model run on several threads must
+ * give results bit-identical to the same model on one thread (kernels are split by whole outputs,
+ * never inside a sum), across memory growth; bad thread settings and failing workers must become
+ * one-line WinnowErrors, never a hang.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { lower, trace } from '../../compiler/index.ts';
+import type { Lowered } from '../../compiler/stages.ts';
+import { boost, conv2d, dense, dropconnect, dropout, flatten, input, kwta, maxPool2d, pipe, readModelFile, relu, softmaxCrossEntropy, sparse, WinnowError } from '../../dsl/index.ts';
+import { createCpuModel, type CpuModel } from '../../runtime/cpu/model.ts';
+import { resolveThreads, splitPoint, startPool } from '../../runtime/cpu/threads.ts';
+import { loadMnist, normalizeInto } from '../../runtime/mnist.ts';
+import { initModelState } from '../../runtime/model-state.ts';
+import { Rng } from '../../runtime/rng.ts';
+
+const batch = 8;
+const set = loadMnist('train', { limit: 64 });
+const xOf = (n: number) => normalizeInto(set.pixels, Array.from({ length: n }, (_, i) => i), new Float32Array(n * 784));
+const x = xOf(batch);
+const labels = set.labels.slice(0, batch);
+
+/** A network using what the example networks do not: local k-winners with tie breaking, stride, padding, a 3x3 pool, DropConnect. */
+const oddNetwork = (): Lowered =>
+  lower(
+    trace(
+      pipe(
+        input([1, 28, 28]),
+        conv2d({ filters: 4, kernel: 3, stride: 2, padding: 1 }),
+        relu,
+        kwta({ k: 2, local: true, breakTies: true }),
+        boost({ strength: 1.2 }),
+        conv2d({ filters: 6, kernel: 3, padding: 1 }),
+        sparse(0.5),
+        maxPool2d(3),
+        kwta({ percentOn: 0.3, relu: true }),
+        boost({}),
+        flatten,
+        dense(24),
+        dropconnect(0.25),
+        kwta({ k: 6, breakTies: true, relu: true }),
+        boost({}),
+        dropout(0.3),
+        dense(10),
+        softmaxCrossEntropy,
+      ),
+    ),
+  );
+
+const models: CpuModel[] = [];
+afterEach(() => {
+  for (const m of models.splice(0)) m.dispose();
+});
+const open = async (lowered: Lowered, threads: number, minSplitWork?: number) => {
+  const m = await createCpuModel(lowered, initModelState(lowered, { seed: 5, dtype: 'float32' }), { threads, minSplitWork });
+  models.push(m);
+  return m;
+};
+
+/** Everything a run produces, as bytes: a small predict (little memory), three training steps (the memory grows: workers must see it), an epoch end, a larger predict. */
+const run = async (model: CpuModel): Promise<Buffer[]> => {
+  const out: Buffer[] = [];
+  const bytes = (a: Float32Array | Float64Array) => Buffer.from(a.slice().buffer);
+  const memoryBytes = () => [...model.state.tensors.values()][0].data.buffer.byteLength; // state tensors are views of the model's memory
+  out.push(bytes(await model.predict(x, 2)));
+  const before = memoryBytes();
+  const rng = Rng.fromSeed(3, 2);
+  const sgd = { lr: 0.05, momentum: 0.9, weightDecay: 1e-4 };
+  for (let s = 1; s <= 3; s++) {
+    const r = await model.trainStep(x, labels, batch, sgd, s * batch, rng);
+    out.push(Buffer.from(Float64Array.of(r.loss, r.correct).buffer));
+  }
+  expect(memoryBytes(), 'the training program grew the memory').toBeGreaterThan(before);
+  await model.endEpoch();
+  out.push(bytes(await model.predict(xOf(16), 16)));
+  for (const [, t] of model.state.tensors) out.push(bytes(t.data));
+  for (const [, m] of model.state.momentum) out.push(bytes(m));
+  return out;
+};
+
+const expectIdentical = (got: Buffer[], want: Buffer[]) => {
+  expect(got.length).toBe(want.length);
+  const differing = got.flatMap((g, i) => (Buffer.compare(g, want[i]) === 0 ? [] : [i]));
+  expect(differing, 'outputs (predict, step stats, state tensors, momentum) that differ').toEqual([]);
+};
+
+describe('cpu backend on worker threads: bit-identical to one thread', () => {
+  for (const file of ['examples/models/dense-mlp.json', 'examples/models/dropout-mlp.json', 'examples/models/sparse-mlp.json', 'examples/models/dense-cnn1.json', 'test/fixtures/models/bn-cnn.json']) {
+    const name = file.replace(/^.*\/|\.json$/g, '');
+    it(`${name}: every kernel split across 2 threads gives the same bytes as 1 thread`, async () => {
+      const lowered = lower(trace(readModelFile(file)));
+      const one = await open(lowered, 1);
+      const two = await open(lowered, 2, 0);
+      expect([one.threads, two.threads]).toEqual([1, 2]);
+      expectIdentical(await run(two), await run(one));
+    });
+  }
+
+  it('a network with local tie-broken k-winners, strides and DropConnect: 2 and 3 threads (uneven slices) give the same bytes as 1', async () => {
+    const lowered = oddNetwork();
+    const want = await run(await open(lowered, 1));
+    expectIdentical(await run(await open(lowered, 2, 0)), want);
+    expectIdentical(await run(await open(lowered, 3, 0)), want);
+  });
+
+  it('with the default threshold, too (only the large kernels split)', async () => {
+    const lowered = lower(trace(readModelFile('examples/models/dense-mlp.json')));
+    expectIdentical(await run(await open(lowered, 2)), await run(await open(lowered, 1)));
+  });
+});
+
+describe('cpu backend threads: settings and failures', () => {
+  it('splitPoint cuts [0, extent) into ordered ranges at multiples of the grain', () => {
+    const cuts = (extent: number, grain: number, parts: number) => Array.from({ length: parts + 1 }, (_, k) => splitPoint(extent, grain, parts, k));
+    expect(cuts(64, 4, 2)).toEqual([0, 32, 64]);
+    expect(cuts(10, 4, 3)).toEqual([0, 4, 8, 10]);
+    expect(cuts(2, 1, 3)).toEqual([0, 1, 1, 2]);
+    expect(cuts(5, 16, 2)).toEqual([0, 0, 5]);
+  });
+
+  it('the thread count comes from the option, else WINNOW_THREADS; bad values are one-line errors naming them', async () => {
+    const saved = process.env.WINNOW_THREADS;
+    try {
+      process.env.WINNOW_THREADS = '3';
+      expect(await resolveThreads(undefined)).toBe(3);
+      expect(await resolveThreads(1)).toBe(1);
+      process.env.WINNOW_THREADS = 'many';
+      await expect(resolveThreads(undefined)).rejects.toThrow(new WinnowError('usage', 'WINNOW_THREADS (got "many") must be an integer from 1 to 64'));
+      delete process.env.WINNOW_THREADS;
+      expect(await resolveThreads(undefined)).toBeGreaterThanOrEqual(1);
+      await expect(resolveThreads(0)).rejects.toThrow('threads (got 0) must be an integer from 1 to 64');
+      await expect(resolveThreads(2.5)).rejects.toThrow(WinnowError);
+    } finally {
+      if (saved === undefined) delete process.env.WINNOW_THREADS;
+      else process.env.WINNOW_THREADS = saved;
+    }
+  });
+
+  const memory = () => new WebAssembly.Memory({ initial: 1, maximum: 16, shared: true });
+  /** A generated-style program whose kernel 0 writes its range's indices, and kernel 1 misbehaves on the workers' ranges. */
+  const program = (misbehave: string) => `function (M, W) {
+  function k0(M, lo = 0, hi = 100) { for (let o = lo; o < hi; o++) M[o] = o; }
+  function k1(M, lo = 0, hi = 100) { if (lo > 0) { ${misbehave} } }
+  return [k0, k1];
+}`;
+
+  it('a kernel that throws on a worker becomes a WinnowError naming the kernel, and the pool refuses further work', async () => {
+    const mem = memory();
+    const pool = (await startPool(2, mem))!;
+    try {
+      const id = pool.load(program("throw new Error('boom');"), undefined);
+      const M = new Float32Array(mem.buffer);
+      pool.begin();
+      pool.split(id, 0, 100, 1, (lo, hi) => { for (let o = lo; o < hi; o++) M[o] = o; }, 'k0');
+      pool.end();
+      expect(Array.from(M.subarray(0, 100))).toEqual(Array.from({ length: 100 }, (_, i) => i));
+      expect(() => pool.split(id, 1, 100, 1, () => undefined, 'k1_boom')).toThrow(new WinnowError('backend', 'cpu worker thread 1 failed in kernel k1_boom: boom (set WINNOW_THREADS=1 to run on one thread)'));
+      expect(() => pool.begin()).toThrow(WinnowError);
+    } finally {
+      pool.dispose();
+    }
+  });
+
+  it('a worker that dies inside a kernel becomes a WinnowError after the patience time, not a hang', async () => {
+    const mem = memory();
+    const pool = (await startPool(2, mem, { patienceMs: 300 }))!;
+    try {
+      const id = pool.load(program('process.exit(7);'), undefined);
+      const t = performance.now();
+      expect(() => pool.split(id, 1, 100, 1, () => undefined, 'k1_exit')).toThrow(/^a cpu worker thread did not finish kernel k1_exit within 0.3 s \(it may have died\)/);
+      expect(performance.now() - t).toBeLessThan(10_000);
+    } finally {
+      pool.dispose();
+    }
+  });
+
+  it('a disposed model refuses to run on its threads', async () => {
+    const lowered = lower(trace(readModelFile('examples/models/dense-mlp.json')));
+    const model = await createCpuModel(lowered, initModelState(lowered, { seed: 1, dtype: 'float32' }), { threads: 2, minSplitWork: 0 });
+    await model.predict(x, batch);
+    model.dispose();
+    await expect(model.predict(x, batch)).rejects.toThrow(new WinnowError('backend', 'this cpu model has been disposed'));
+  });
+});
