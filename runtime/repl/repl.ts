@@ -60,7 +60,7 @@ export interface WinnowRepl {
   readonly session: Session;
   /** Resolves when everything entered so far (commands and JavaScript) has finished. */
   readonly idle: () => Promise<void>;
-  /** Resolves when the REPL closes (`.exit`, Ctrl-D, the end of its input). */
+  /** Resolves when the REPL has closed (`.exit`, Ctrl-D, the end of its input) and what was entered before has run. */
   readonly closed: Promise<void>;
 }
 
@@ -107,13 +107,27 @@ export const startRepl = async (options: ReplOptions = {}): Promise<WinnowRepl> 
 
   // historySize reaches readline (node's REPLServer passes it on) though @types/node leaves it out.
   const server = repl.start({ prompt: 'winnow> ', input, output, terminal, useGlobal: false, ignoreUndefined: true, ...{ historySize: 1000 } });
-  const closed = new Promise<void>((resolve) => server.once('exit', () => resolve()));
 
   // Everything entered runs in order: commands and evaluations share one queue.
   let queue: Promise<void> = Promise.resolve();
   const enqueue = (job: () => Promise<void>) => {
     queue = queue.then(job).catch((e) => print(`internal error (please report): ${e instanceof Error ? e.message : String(e)}`));
   };
+  const idle = async () => {
+    for (let q = queue; ; q = queue) {
+      await q;
+      if (q === queue) return;
+    }
+  };
+  // The input may end (piped input, Ctrl-D) before what it entered has run: finish that first.
+  const closed = new Promise<void>((resolve) =>
+    server.once('exit', () =>
+      void idle().then(() => {
+        session.dispose();
+        resolve();
+      }),
+    ),
+  );
 
   // Ctrl-C during an interruptible command stops it instead of reaching the REPL's own handler.
   let active: AbortController | undefined;
@@ -242,6 +256,5 @@ export const startRepl = async (options: ReplOptions = {}): Promise<WinnowRepl> 
     });
   }
 
-  server.once('exit', () => session.dispose());
-  return { server, session, idle: async () => { for (let q = queue; ; q = queue) { await q; if (q === queue) return; } }, closed };
+  return { server, session, idle, closed };
 };

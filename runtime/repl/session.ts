@@ -223,7 +223,7 @@ export const createSession = async (options: SessionOptions): Promise<Session> =
   const status = (c: Current): string => {
     const p = c.run.progress;
     if (p.step === 0) return `fresh weights (seed ${seed})`;
-    return `trained ${p.epochsDone} epoch${p.epochsDone === 1 ? '' : 's'}${p.batchInEpoch ? ` and ${p.batchInEpoch} batches` : ''} (${thousands(p.step)} steps)`;
+    return `trained ${p.epochsDone} epoch${p.epochsDone === 1 ? '' : 's'}${p.batchInEpoch ? ` and ${p.batchInEpoch} batches` : ''} (${thousands(p.step)} step${p.step === 1 ? '' : 's'})`;
   };
 
   const use = (network: Network, source = 'use()') => {
