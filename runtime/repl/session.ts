@@ -173,6 +173,19 @@ const jsonOf = (network: Network): Record<string, unknown> => JSON.parse(JSON.st
 /** The JSON of a network without what does not change its IR (name, description, training defaults). */
 const architecture = (json: Record<string, unknown>): string => JSON.stringify({ ...json, name: undefined, description: undefined, training: undefined });
 
+/** Fields of which a layer takes exactly one: setting one removes the other. */
+const alternatives: Readonly<Record<string, string>> = { percentOn: 'k', k: 'percentOn' };
+
+/** `setAt` on model JSON, where setting a k-winners layer's `percentOn` drops its `k` and the other way round (`dropped` says so). */
+const edit = (json: unknown, keys: ReadonlyArray<PathKey>, value: unknown): { json: Record<string, unknown>; dropped?: string } => {
+  const last = keys[keys.length - 1];
+  const other = typeof last === 'string' && keys[keys.length - 2] === 'kwta' && value !== removeField ? alternatives[last] : undefined;
+  const otherPath = [...keys.slice(0, -1), other ?? ''];
+  const was = other !== undefined ? getAt(json, otherPath) : undefined;
+  const base = was !== undefined ? setAt(json, otherPath, removeField) : json;
+  return { json: setAt(base, keys, value) as Record<string, unknown>, ...(was !== undefined ? { dropped: `${other} ${JSON.stringify(was)}` } : {}) };
+};
+
 /** Decodes model JSON through the model codec, or throws one line with every problem and its path. */
 const decode = (json: unknown): Network => {
   const r = decodeModel(json);
@@ -293,10 +306,10 @@ export const createSession = async (options: SessionOptions): Promise<Session> =
     const keys = parsePath(text.slice(0, space));
     const value = parseValue(text.slice(space + 1));
     const before = jsonOf(c.network);
-    const json = setAt(before, keys, value) as Record<string, unknown>;
+    const { json, dropped } = edit(before, keys, value);
     const network = decode(json);
     const was = getAt(before, keys);
-    const change = `${formatPath(keys)}: ${was === undefined ? '(unset)' : JSON.stringify(was)} -> ${value === removeField ? '(unset)' : JSON.stringify(getAt(json, keys))}`;
+    const change = `${formatPath(keys)}: ${was === undefined ? '(unset)' : JSON.stringify(was)} -> ${value === removeField ? '(unset)' : JSON.stringify(getAt(json, keys))}${dropped ? ` (in place of ${dropped})` : ''}`;
     if (architecture(json) === architecture(before)) {
       // Training defaults or the name: the IR, the compiled programs and the weights stay.
       current = { ...c, network };
@@ -448,7 +461,7 @@ export const createSession = async (options: SessionOptions): Promise<Session> =
     const base = jsonOf(c.network);
     // Every value is checked before anything is trained.
     const runs = valueTexts.map((text) => {
-      const network = decode(setAt(base, keys, parseValue(text)));
+      const network = decode(edit(base, keys, parseValue(text)).json);
       requireMnistClassifier(network);
       return { text, network };
     });

@@ -182,6 +182,9 @@ describe('winnow repl, driven through its input stream', () => {
     expect(kernels).toMatch(/\n; kernels per program on cpu: train \d+, inference \d+, epochEnd \d+\n$/);
     expect(await run('.kernels --backend reference')).toMatch(/^\.kernels: --backend reference: the reference backend interprets the IR and generates no kernels/);
     expect(await run('.load nowhere.json')).toBe('.load: nowhere.json: no such file\n');
+    // percentOn and k are alternatives: setting one replaces the other
+    expect(await run('.set layers.1.kwta.k 4')).toMatch(/^layers\[1\]\.kwta\.k: \(unset\) -> 4 \(in place of percentOn 0\.25\); recompiles on next use; kept all 6 /);
+    expect(r.session.current()!.network.layers[1]).toMatchObject({ kind: 'kwta', k: 4 });
     await close();
   });
 
