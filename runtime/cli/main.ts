@@ -6,6 +6,7 @@ import { isWinnowError } from '../../dsl/errors.ts';
 import { buildCommand, buildSpec } from './build.ts';
 import { benchCommand, benchSpec } from './bench.ts';
 import { evalCommand, evalSpec } from './eval.ts';
+import { experimentCommand, experimentSpec } from './experiment.ts';
 import { inspectCommand, inspectSpec } from './inspect.ts';
 import { replCommand, replSpec } from './repl.ts';
 import { trainCommand, trainSpec } from './train.ts';
@@ -23,6 +24,7 @@ const commands: Readonly<Record<string, Command>> = {
   eval: { spec: evalSpec, run: evalCommand, summary: 'test accuracy, confusion matrix and noise score of a checkpoint' },
   build: { spec: buildSpec, run: buildCommand, summary: 'compile a model (and its weights) into one standalone ES module' },
   bench: { spec: benchSpec, run: benchCommand, summary: 'training and inference samples/s per backend on MNIST' },
+  experiment: { spec: experimentSpec, run: experimentCommand, summary: 'paper-mnist: train the paper\'s CNNs for N seeds, noise-test them, write an HTML report' },
   repl: { spec: replSpec, run: replCommand, summary: 'interactive session: the DSL and runtime in scope, .load/.set/.train/.noise/.sweep' },
 };
 
