@@ -16,7 +16,7 @@
  * await session.train('1 --limit 1000 --test-limit 200', new AbortController().signal);
  */
 import { existsSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
-import { basename, dirname, extname, join, resolve } from 'node:path';
+import { basename, dirname, extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as E from 'fp-ts/lib/Either.js';
 import { lower, summarize, trace, type Lowered } from '../../compiler/index.ts';
@@ -284,8 +284,7 @@ export const createSession = async (options: SessionOptions): Promise<Session> =
       return;
     }
     await compiled?.sync?.();
-    const resolvedTarget = resolve(target);
-    saveCheckpoint(resolvedTarget, c.network, c.state, {
+    saveCheckpoint(target, c.network, c.state, {
       hyperparameters: hyperOf(c.network, Math.max(c.run.progress.epochsDone, 1), c.run.trainLimit),
       seed,
       backend: backend.name,
@@ -317,6 +316,7 @@ export const createSession = async (options: SessionOptions): Promise<Session> =
       return;
     }
     const lowered = lower(trace(network));
+    await compiled?.sync?.(); // a device-resident backend brings `state` up to date first
     const { state, kept, reset } = keepState(c, { network, lowered }, seed);
     replace({ ...c, network, lowered, state });
     const total = kept.length + reset.length;
