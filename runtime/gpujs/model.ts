@@ -39,6 +39,13 @@ interface GpujsModule {
     readonly isHeadlessGLSupported?: boolean;
   };
   readonly input: (value: Float32Array, size: number[]) => unknown;
+  // gpu.js's kernel classes, to say which one a kernel really runs on
+  readonly WebGL2Kernel?: unknown;
+  readonly WebGLKernel?: unknown;
+  readonly HeadlessGLKernel?: unknown;
+  readonly WebGPUKernel?: unknown;
+  readonly WebAssemblyKernel?: unknown;
+  readonly CPUKernel?: unknown;
 }
 
 interface GpuInstance {
@@ -47,7 +54,7 @@ interface GpuInstance {
   destroy(): unknown;
 }
 
-type KernelFn = ((...args: unknown[]) => unknown) & { destroy?: () => void };
+type KernelFn = ((...args: unknown[]) => unknown) & { destroy?: () => void; readonly kernel?: object };
 type PipelineFn = ((...args: unknown[]) => Promise<Record<string, unknown>>) & {
   readonly executorKind?: string;
   readonly fallbackReason?: string | null;
@@ -95,7 +102,19 @@ interface Program {
 export interface GpujsDescription {
   readonly mode: GpujsMode;
   /** Per compiled program and batch: kernel count and executor (`fused-encoder`, `fused-sync`, `fused-threaded`, `generic`, or `per-kernel`). */
-  readonly programs: ReadonlyArray<{ readonly program: ProgramKind; readonly batch: number; readonly kernels: number; readonly executor: string; readonly fallbackReason?: string }>;
+  readonly programs: ReadonlyArray<{
+    readonly program: ProgramKind;
+    readonly batch: number;
+    readonly kernels: number;
+    readonly executor: string;
+    readonly fallbackReason?: string;
+    /**
+     * The gpu.js modes the program's kernels hold now (`webgl2`, `webgl`, `headlessgl`, `webgpu`,
+     * `webasm`, `cpu`), distinct and sorted: `[mode]` unless gpu.js swapped a kernel it could not
+     * build for its CPU fallback (it only warns on the console when it does).
+     */
+    readonly kernelModes: ReadonlyArray<string>;
+  }>;
   /** One line for people. */
   readonly text: string;
 }
@@ -108,6 +127,20 @@ export interface GpujsModel extends Model {
   /** The epochEnd program (boost strength decay) on the device; the runtime normally does this on the host. */
   endEpoch(): Promise<void>;
 }
+
+/** The gpu.js mode of the kernel a kernel function holds now (gpu.js replaces one that fails to build by a CPUKernel). */
+const kernelModeOf = (gpujs: GpujsModule, fn: KernelFn): string => {
+  const classes: ReadonlyArray<readonly [unknown, string]> = [
+    [gpujs.WebGL2Kernel, 'webgl2'],
+    [gpujs.HeadlessGLKernel, 'headlessgl'],
+    [gpujs.WebGLKernel, 'webgl'],
+    [gpujs.WebGPUKernel, 'webgpu'],
+    [gpujs.WebAssemblyKernel, 'webasm'],
+    [gpujs.CPUKernel, 'cpu'],
+  ];
+  const ctor = fn.kernel?.constructor;
+  return classes.find(([c]) => c !== undefined && c === ctor)?.[1] ?? 'unknown';
+};
 
 const sourceOps = new Set(['input', 'labels', 'random', 'scalar', 'param', 'state', 'moment', 'mask']);
 
@@ -133,7 +166,22 @@ export interface GpujsModelOptions {
    * a clear error instead of computing garbage.
    */
   readonly softwareLoopLimit?: boolean;
+  /**
+   * The largest side of a 2-D kernel output (see `GpujsKernelOptions.maxOutputSide`); only for
+   * the modes that run kernel by kernel. Default: the device's MAX_TEXTURE_SIZE in the GL modes
+   * (webgl2, headlessgl), none elsewhere.
+   */
+  readonly maxOutputSide?: number;
 }
+
+/** The device's MAX_TEXTURE_SIZE in a GL mode (gpu.js probes it when it checks support), else undefined. */
+const glMaxTextureSize = (gpujs: GpujsModule, mode: GpujsMode): number | undefined => {
+  const kernelClass = (mode === 'webgl2' ? gpujs.WebGL2Kernel : mode === 'headlessgl' ? gpujs.HeadlessGLKernel : undefined) as
+    | { readonly isSupported?: boolean; readonly features?: { readonly maxTextureSize?: number } }
+    | undefined;
+  if (!kernelClass?.isSupported) return undefined;
+  return kernelClass.features?.maxTextureSize;
+};
 
 /**
  * Creates a model on `mode` over `state` (updated in place after each step). The mode must be
@@ -142,6 +190,8 @@ export interface GpujsModelOptions {
 export const createGpujsModel = async (mode: GpujsMode, backend: string, lowered: Lowered, state: ModelState, options: GpujsModelOptions = {}): Promise<GpujsModel> => {
   const gpujs = await loadGpujs();
   const gpu = new gpujs.GPU({ mode });
+  if (options.maxOutputSide !== undefined && pipelined(mode)) throw new Error(`${backend}: maxOutputSide is only for modes that run kernel by kernel, not ${mode}`);
+  const maxOutputSide = options.maxOutputSide ?? glMaxTextureSize(gpujs, mode);
   const ops = lowered.ir.ops;
   const classes = shapeSize(ops[lowered.ir.output].shape!);
   const inputSize = shapeSize(lowered.ir.inputShape);
@@ -156,7 +206,7 @@ export const createGpujsModel = async (mode: GpujsMode, backend: string, lowered
   const build = (kind: ProgramKind, batch: number): Program => {
     const schedule = compile(lowered, { program: kind, batch }).schedule;
     const ir = schedule.ir;
-    const kernels = gpujsKernels(schedule, batch);
+    const kernels = gpujsKernels(schedule, batch, maxOutputSide !== undefined ? { maxOutputSide } : {});
     const tooLong = options.softwareLoopLimit ? kernels.find((k) => k.loopIterations > SOFTWARE_LOOP_LIMIT) : undefined;
     if (tooLong) {
       throw new Error(
@@ -249,7 +299,7 @@ export const createGpujsModel = async (mode: GpujsMode, backend: string, lowered
   const run = async (p: Program, io: CallInputs): Promise<Map<number, Float32Array>> => {
     const args = argumentsOf(p, io);
     const out = new Map<number, Float32Array>();
-    const dimsOf = new Map(p.kernels.map((k) => [k.output, k.dims]));
+    const dimsOf = new Map(p.kernels.map((k) => [k.output, k.outputDims]));
     const flat = (v: number, result: unknown) => {
       const d = dimsOf.get(v)!;
       return flattenInto(result, d, new Float32Array(d.length === 2 ? d[0] * d[1] : d[0]));
@@ -331,9 +381,11 @@ export const createGpujsModel = async (mode: GpujsMode, backend: string, lowered
         kernels: p.kernels.length,
         executor: p.executor ?? (p.pipeline ? 'pipeline (not run yet)' : 'per-kernel'),
         ...(p.fallbackReason ? { fallbackReason: p.fallbackReason } : {}),
+        kernelModes: [...new Set(p.fns.map((f) => kernelModeOf(gpujs, f)))].sort(),
       }));
       const how = pipelined(mode) ? 'one createPipeline plan per program call' : 'one call per kernel';
-      const text = `gpu.js ${mode}: ${how}; ${list.map((p) => `${p.program} (batch ${p.batch}): ${p.kernels} kernels, ${p.executor}${p.fallbackReason ? ` (${p.fallbackReason})` : ''}`).join('; ') || 'nothing compiled yet'}`;
+      const ranOn = (modes: ReadonlyArray<string>) => (modes.length === 0 || (modes.length === 1 && modes[0] === mode) ? '' : `, kernels on ${modes.join(' + ')}`);
+      const text = `gpu.js ${mode}: ${how}; ${list.map((p) => `${p.program} (batch ${p.batch}): ${p.kernels} kernels, ${p.executor}${p.fallbackReason ? ` (${p.fallbackReason})` : ''}${ranOn(p.kernelModes)}`).join('; ') || 'nothing compiled yet'}`;
       return { mode, programs: list, text };
     },
     dispose: () => {

@@ -22,7 +22,7 @@ const hasVulkanLoader = (): boolean => {
 };
 
 /** How to get headless-gl, for the one-line refusal. */
-const enableGl = 'npm install gl (needs python3, make, g++ and libxi-dev, and builds ANGLE for minutes), then run under xvfb-run';
+const enableGl = 'npm install gl (needs build-essential, python3, libxi-dev and libglu1-mesa-dev; it builds ANGLE for minutes), then run under xvfb-run';
 
 /** Node, for `gpujsBackends`. */
 export const nodeHost: GpujsHost = {

@@ -14,7 +14,7 @@ import { boost, conv2d, dense, dropconnect, dropout, flatten, input, kwta, maxPo
 import { createModel, resolveBackend, type Model } from '../../runtime/backends.ts';
 import { gpujsUnavailable } from '../../runtime/gpujs/backends.ts';
 import { nodeHost } from '../../runtime/gpujs/node-host.ts';
-import type { GpujsModel } from '../../runtime/gpujs/model.ts';
+import { createGpujsModel, type GpujsModel } from '../../runtime/gpujs/model.ts';
 import { installNodeWebGPU } from '../../runtime/gpu/node-webgpu.ts';
 import { loadMnist, normalizeInto } from '../../runtime/mnist.ts';
 import { decayBoostStrengths, initModelState } from '../../runtime/model-state.ts';
@@ -50,6 +50,12 @@ describe('gpujs backends: availability', () => {
     await expect(resolveBackend('gpujs:webgl2')).rejects.toThrow(/not available here: gpu\.js webgl2 runs only in a browser/);
     const gl = await gpujsUnavailable('headlessgl', nodeHost);
     if (gl !== undefined) expect(gl).toMatch(/gl package|display/);
+    if (gl?.includes('gl package')) {
+      // what `--backend gpujs:headlessgl` prints: one line that says how to enable it
+      const refusal = await resolveBackend('gpujs:headlessgl').then(() => '', (e: Error) => e.message);
+      expect(refusal).toMatch(/^backend "gpujs:headlessgl" is not available here: the optional gl package \(headless-gl\) is not installed .*npm install gl .*xvfb-run$/);
+      expect(refusal).not.toContain('\n');
+    }
   });
 
   it.skipIf(skipWebGPU)('webgpu: available where Dawn finds an adapter; hardware only when it is not a software renderer', async () => {
@@ -109,6 +115,31 @@ describe('gpujs backends: ops the example networks do not use, against the float
       if (mode === 'webgpu') expect(train.executor).toBe('fused-encoder');
       else if (mode === 'webasm') expect(train.executor).toMatch(/^fused-(sync|threaded)$/);
       else expect(train.executor).toBe('per-kernel');
+    } finally {
+      model.dispose?.();
+    }
+  });
+});
+
+describe('gpujs backends: 2-D outputs too wide for a GL texture, written as one row', () => {
+  // The GL modes use this with the device's MAX_TEXTURE_SIZE (8192 on SwiftShader); here gpujs:cpu
+  // (kernel by kernel, like the GL modes) runs it with a tiny limit, so most outputs take that path.
+  it('gpujs:cpu with maxOutputSide 64: the odd network still matches the float64 reference', async () => {
+    const lowered = oddNetwork();
+    const kernels = gpujsKernels(compile(lowered, { program: 'train', batch }).schedule, batch, { maxOutputSide: 64 });
+    const wide = kernels.filter((k) => k.dims.length === 2 && Math.max(...k.dims) > 64);
+    expect(wide.length).toBeGreaterThan(5);
+    for (const k of wide) expect(k.outputDims, k.name).toEqual([k.dims.reduce((a, b) => a * b, 1)]);
+    const init = initModelState(lowered, { seed: 4, dtype: 'float64' });
+    const want = await twoSteps(await createModel('reference', lowered, convert(init, 'float64')));
+    const model = await createGpujsModel('cpu', 'gpujs:cpu', lowered, convert(init, 'float32'), { maxOutputSide: 64 });
+    try {
+      const tested = await twoSteps(model);
+      expect(relError(tested.logits, want.logits), 'logits').toBeLessThan(1e-4);
+      expect(Math.abs(tested.loss - want.loss) / want.loss, 'loss').toBeLessThan(1e-4);
+      for (const [name, t] of want.state.tensors) expect(relError(tested.state.tensors.get(name)!.data, t.data), name).toBeLessThan(1e-4);
+      for (const [name, m] of want.state.momentum) expect(relError(tested.state.momentum.get(name)!, m), `${name} momentum`).toBeLessThan(1e-4);
+      expect(model.describe().programs.find((p) => p.program === 'train')!.kernelModes).toEqual(['cpu']);
     } finally {
       model.dispose?.();
     }
