@@ -1,15 +1,28 @@
 #!/usr/bin/env node
-// `npm run bench`: the built CLI's `winnow bench`, writing bench/results.json next to this file.
-// Extra arguments pass through (e.g. `npm run bench -- --backend cpu`).
-import { existsSync } from 'node:fs';
+// `npm run bench`: winnow's backends against TensorFlow.js (bench/compare.ts). Bundles the bench's
+// TypeScript (bench/compare.ts and the worker each contender runs in) into dist/bench/ with
+// esbuild, then runs it. Arguments pass through: `npm run bench -- --quick`,
+// `npm run bench -- --contenders cpu,tfjs-best --models dense`, `npm run bench:readme`.
+// `winnow bench` (the CLI) still compares winnow's own backends on one model.
+import { build } from 'esbuild';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
-const here = dirname(fileURLToPath(import.meta.url));
-const cli = join(here, '..', 'dist', 'cli.mjs');
-if (!existsSync(cli)) {
-  process.stderr.write('bench: the CLI is not built yet; run `npm run build`.\n');
-  process.exit(2);
-}
-const { main } = await import(pathToFileURL(cli).href);
-process.exitCode = await main(['bench', '--out', join(here, 'results.json'), ...process.argv.slice(2)]);
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const outdir = join(root, 'dist', 'bench');
+await build({
+  entryPoints: { compare: join(root, 'bench', 'compare.ts'), worker: join(root, 'bench', 'worker.ts') },
+  outdir,
+  outExtension: { '.js': '.mjs' },
+  bundle: true,
+  splitting: true,
+  platform: 'node',
+  format: 'esm',
+  target: 'node20',
+  logLevel: 'warning',
+  // Loaded from node_modules at run time: TF.js (and its .wasm files), and what the CLI bundle keeps out too.
+  external: ['@tensorflow/*', 'gpu.js', 'esbuild', 'webgpu', 'gl', 'wabt'],
+  banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
+});
+const { main } = await import(pathToFileURL(join(outdir, 'compare.mjs')).href);
+process.exitCode = await main(process.argv.slice(2), { root, worker: join(outdir, 'worker.mjs') });

@@ -1,5 +1,5 @@
 /**
- * The benchmark behind `npm run bench` and `winnow bench`: training-step and inference throughput
+ * The benchmark behind `winnow bench`: training-step and inference throughput
  * of a network (by default the dense MLP 784-1000-1000-10) on real MNIST batches, per backend.
  *
  * Per backend: a fresh model (seed 1, float32); `warmup` training steps and one `predict` (compiles
@@ -81,7 +81,7 @@ export type BackendBench =
   | { readonly backend: string; readonly train: Throughput; readonly inference: Throughput; readonly seconds: number }
   | { readonly backend: string; readonly skipped: string };
 
-/** What `runBench` returns (and `npm run bench` writes to bench/results.json). */
+/** What `runBench` returns (and `winnow bench --out FILE` writes). */
 export interface BenchResult {
   readonly model: string;
   readonly date: string;

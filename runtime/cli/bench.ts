@@ -1,7 +1,7 @@
 /**
  * `winnow bench [--backend B[,B...]] [--model M] [--steps N] [--repetitions N] [--out FILE] [--json]`:
  * training-step (batch 64) and inference (batch 1000) samples/s of a model on MNIST, per backend,
- * and the cpu/reference ratio. `npm run bench` runs it with `--out bench/results.json`.
+ * and the cpu/reference ratio. (`npm run bench`, bench/compare.ts, compares winnow with TensorFlow.js.)
  */
 import { accessSync, constants, existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, relative } from 'node:path';
