@@ -21,7 +21,7 @@ import type { ModelState } from '../model-state.ts';
 import { drawRandoms, scalarValue, sumStats, type CallInputs } from '../compiled/host.ts';
 import { withSharedMemory } from '../../compiler/codegen/js/wat.ts';
 import { align, layoutProgram } from './layout.ts';
-import { resolveThreads, startPool, threadsSupported, type ThreadPool } from './threads.ts';
+import { resolveThreads, startPool, threadsSupported, type PoolOptions, type ThreadPool, type ThreadStats } from './threads.ts';
 import { assembleWat } from './wasm.ts';
 
 interface Program {
@@ -43,12 +43,16 @@ export interface CpuModelOptions {
   readonly threads?: number;
   /** Kernels with less estimated work (about one multiply-add per unit) run whole on the main thread; default 20000. 0 splits every kernel that can be split. */
   readonly minSplitWork?: number;
+  /** Tuning and test settings of the worker pool (spinning, patience, workers only). */
+  readonly pool?: PoolOptions;
 }
 
 /** A model on the `cpu` backend. */
 export interface CpuModel extends Model {
   /** Threads the model's kernels run on (1: the main thread only). */
   readonly threads: number;
+  /** Kernels split across the threads so far, their chunks, and how many chunks the workers ran (all 0 on one thread). */
+  readonly threadStats: () => ThreadStats;
   /** Compiled programs' generated sources, for `winnow inspect --kernels`. */
   readonly programSource: (kind: ProgramKind, batch: number) => Promise<JsProgram>;
   /** Ends the worker threads; the model refuses further calls. */
@@ -98,6 +102,7 @@ export const createCpuModel = async (lowered: Lowered, state: ModelState, option
   const shared = threads > 1;
   // The workers: started with the first program that has a kernel to split (never, for source-only uses).
   const held: { pool?: Promise<ThreadPool | undefined> } = {};
+  let started: ThreadPool | undefined;
   let disposed = false;
   let M = new Float32Array(memory.buffer);
   for (const [name, t] of state.tensors) M.set(t.data, arena.get(`tensors:${name}`)!.offset);
@@ -139,7 +144,7 @@ export const createCpuModel = async (lowered: Lowered, state: ModelState, option
     const splits = js.partitions.map((p) => (shared && p && p.extent > 1 && p.work >= minSplitWork ? p : undefined));
     let threaded: { pool: ThreadPool; id: number } | undefined;
     if (splits.some((p) => p)) {
-      const pool = await (held.pool ??= startPool(threads, memory));
+      const pool = (started = await (held.pool ??= startPool(threads, memory, options.pool)));
       if (pool) threaded = { pool, id: pool.load(js.source, module) };
     }
     const hostOps = ir.ops.filter((o) => o.op === 'input' || o.op === 'labels' || o.op === 'scalar');
@@ -177,6 +182,7 @@ export const createCpuModel = async (lowered: Lowered, state: ModelState, option
   const model: CpuModel = {
     backend: 'cpu',
     threads,
+    threadStats: () => started?.stats() ?? { kernels: 0, chunks: 0, workerChunks: 0 },
     lowered,
     state,
     classes,

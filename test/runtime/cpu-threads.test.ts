@@ -9,7 +9,7 @@ import { lower, trace } from '../../compiler/index.ts';
 import type { Lowered } from '../../compiler/stages.ts';
 import { boost, conv2d, dense, dropconnect, dropout, flatten, input, kwta, maxPool2d, pipe, readModelFile, relu, softmaxCrossEntropy, sparse, WinnowError } from '../../dsl/index.ts';
 import { createCpuModel, type CpuModel } from '../../runtime/cpu/model.ts';
-import { resolveThreads, splitPoint, startPool } from '../../runtime/cpu/threads.ts';
+import { chunkCount, resolveThreads, splitPoint, startPool } from '../../runtime/cpu/threads.ts';
 import { loadMnist, normalizeInto } from '../../runtime/mnist.ts';
 import { initModelState } from '../../runtime/model-state.ts';
 import { Rng } from '../../runtime/rng.ts';
@@ -51,8 +51,10 @@ const models: CpuModel[] = [];
 afterEach(() => {
   for (const m of models.splice(0)) m.dispose();
 });
-const open = async (lowered: Lowered, threads: number, minSplitWork?: number) => {
-  const m = await createCpuModel(lowered, initModelState(lowered, { seed: 5, dtype: 'float32' }), { threads, minSplitWork });
+/** A model on `threads` threads; `split: 'all'` splits every kernel that can be split, `workersOnly` leaves every chunk to the workers. */
+const open = async (lowered: Lowered, threads: number, how: { split?: 'all'; workersOnly?: boolean } = {}) => {
+  const options = { threads, minSplitWork: how.split === 'all' ? 0 : undefined, pool: { workersOnly: how.workersOnly } };
+  const m = await createCpuModel(lowered, initModelState(lowered, { seed: 5, dtype: 'float32' }), options);
   models.push(m);
   return m;
 };
@@ -87,37 +89,39 @@ const expectIdentical = (got: Buffer[], want: Buffer[]) => {
 describe('cpu backend on worker threads: bit-identical to one thread', () => {
   for (const file of ['examples/models/dense-mlp.json', 'examples/models/dropout-mlp.json', 'examples/models/sparse-mlp.json', 'examples/models/dense-cnn1.json', 'test/fixtures/models/bn-cnn.json']) {
     const name = file.replace(/^.*\/|\.json$/g, '');
-    it(`${name}: every kernel split across 2 threads gives the same bytes as 1 thread`, async () => {
+    it(`${name}: every kernel split, every chunk run by the worker of 2 threads: the same bytes as 1 thread`, async () => {
       const lowered = lower(trace(readModelFile(file)));
       const one = await open(lowered, 1);
-      const two = await open(lowered, 2, 0);
+      const two = await open(lowered, 2, { split: 'all', workersOnly: true });
       expect([one.threads, two.threads]).toEqual([1, 2]);
       expectIdentical(await run(two), await run(one));
+      const stats = two.threadStats();
+      expect(stats.kernels).toBeGreaterThan(20);
+      expect(stats.workerChunks).toBe(stats.chunks);
+      expect(one.threadStats()).toEqual({ kernels: 0, chunks: 0, workerChunks: 0 });
     });
   }
 
-  it('a network with local tie-broken k-winners, strides and DropConnect: 2 and 3 threads (uneven slices) give the same bytes as 1', async () => {
+  it('a network with local tie-broken k-winners, strides and DropConnect: on the worker, and on 3 threads claiming chunks as they come, the same bytes as 1 thread', async () => {
     const lowered = oddNetwork();
     const want = await run(await open(lowered, 1));
-    expectIdentical(await run(await open(lowered, 2, 0)), want);
-    expectIdentical(await run(await open(lowered, 3, 0)), want);
+    expectIdentical(await run(await open(lowered, 2, { split: 'all', workersOnly: true })), want);
+    const three = await open(lowered, 3, { split: 'all' });
+    expectIdentical(await run(three), want);
+    expect(three.threadStats().kernels).toBeGreaterThan(20);
   });
 
   it('with the default threshold, too (only the large kernels split)', async () => {
     const lowered = lower(trace(readModelFile('examples/models/dense-mlp.json')));
-    expectIdentical(await run(await open(lowered, 2)), await run(await open(lowered, 1)));
+    const two = await open(lowered, 2);
+    expectIdentical(await run(two), await run(await open(lowered, 1)));
+    const { kernels } = two.threadStats();
+    expect(kernels).toBeGreaterThan(0);
+    expect(kernels).toBeLessThan(3 * 19 + 2 * 3); // not every kernel of 3 training steps and 2 predictions
   });
 });
 
 describe('cpu backend threads: settings and failures', () => {
-  it('splitPoint cuts [0, extent) into ordered ranges at multiples of the grain', () => {
-    const cuts = (extent: number, grain: number, parts: number) => Array.from({ length: parts + 1 }, (_, k) => splitPoint(extent, grain, parts, k));
-    expect(cuts(64, 4, 2)).toEqual([0, 32, 64]);
-    expect(cuts(10, 4, 3)).toEqual([0, 4, 8, 10]);
-    expect(cuts(2, 1, 3)).toEqual([0, 1, 1, 2]);
-    expect(cuts(5, 16, 2)).toEqual([0, 0, 5]);
-  });
-
   it('the thread count comes from the option, else WINNOW_THREADS; bad values are one-line errors naming them', async () => {
     const saved = process.env.WINNOW_THREADS;
     try {
@@ -137,24 +141,55 @@ describe('cpu backend threads: settings and failures', () => {
   });
 
   const memory = () => new WebAssembly.Memory({ initial: 1, maximum: 16, shared: true });
-  /** A generated-style program whose kernel 0 writes its range's indices, and kernel 1 misbehaves on the workers' ranges. */
+  /**
+   * A generated-style program: kernel 0 writes its range's indices; kernel 1, on a worker, raises
+   * flag word 200 and then misbehaves. `untilFlag` is the main thread's side of kernel 1: it waits
+   * (up to 10 s) for a worker to claim a chunk, so the test does not depend on who claims what.
+   */
   const program = (misbehave: string) => `function (M, W) {
   function k0(M, lo = 0, hi = 100) { for (let o = lo; o < hi; o++) M[o] = o; }
-  function k1(M, lo = 0, hi = 100) { if (lo > 0) { ${misbehave} } }
+  function k1(M, lo = 0, hi = 100) { Atomics.store(new Int32Array(M.buffer), 200, 1); ${misbehave} }
   return [k0, k1];
 }`;
+  const untilFlag = (mem: WebAssembly.Memory) => () => {
+    const flags = new Int32Array(mem.buffer);
+    const t = Date.now();
+    while (Atomics.load(flags, 200) === 0 && Date.now() - t < 10_000) Atomics.wait(flags, 200, 0, 1);
+  };
+
+  it('chunks: a few per thread, at multiples of the grain, in order', () => {
+    const cuts = (extent: number, grain: number, parts: number) => Array.from({ length: parts + 1 }, (_, k) => splitPoint(extent, grain, parts, k));
+    expect(chunkCount(64, 4, 2)).toBe(8);
+    expect(chunkCount(10, 4, 2)).toBe(3);
+    expect(chunkCount(1, 1, 8)).toBe(1);
+    expect(cuts(64, 4, 8)).toEqual([0, 8, 16, 24, 32, 40, 48, 56, 64]);
+    expect(cuts(10, 4, 3)).toEqual([0, 4, 8, 10]);
+    expect(cuts(2, 1, 3)).toEqual([0, 1, 1, 2]);
+    expect(cuts(5, 16, 2)).toEqual([0, 0, 5]);
+  });
+
+  it('a split kernel covers its whole range once, whoever runs which chunk', async () => {
+    const mem = memory();
+    const pool = (await startPool(3, mem))!;
+    try {
+      const id = pool.load(program(''), undefined);
+      const M = new Float32Array(mem.buffer);
+      M.fill(-1, 0, 100);
+      pool.begin();
+      pool.split(id, 0, 100, 16, (lo, hi) => { for (let o = lo; o < hi; o++) M[o] = o; }, 'k0');
+      pool.end();
+      expect(Array.from(M.subarray(0, 100))).toEqual(Array.from({ length: 100 }, (_, i) => i));
+    } finally {
+      pool.dispose();
+    }
+  });
 
   it('a kernel that throws on a worker becomes a WinnowError naming the kernel, and the pool refuses further work', async () => {
     const mem = memory();
     const pool = (await startPool(2, mem))!;
     try {
       const id = pool.load(program("throw new Error('boom');"), undefined);
-      const M = new Float32Array(mem.buffer);
-      pool.begin();
-      pool.split(id, 0, 100, 1, (lo, hi) => { for (let o = lo; o < hi; o++) M[o] = o; }, 'k0');
-      pool.end();
-      expect(Array.from(M.subarray(0, 100))).toEqual(Array.from({ length: 100 }, (_, i) => i));
-      expect(() => pool.split(id, 1, 100, 1, () => undefined, 'k1_boom')).toThrow(new WinnowError('backend', 'cpu worker thread 1 failed in kernel k1_boom: boom (set WINNOW_THREADS=1 to run on one thread)'));
+      expect(() => pool.split(id, 1, 100, 1, untilFlag(mem), 'k1_boom')).toThrow(new WinnowError('backend', 'cpu worker thread 1 failed in kernel k1_boom: boom (set WINNOW_THREADS=1 to run on one thread)'));
       expect(() => pool.begin()).toThrow(WinnowError);
     } finally {
       pool.dispose();
@@ -167,7 +202,7 @@ describe('cpu backend threads: settings and failures', () => {
     try {
       const id = pool.load(program('process.exit(7);'), undefined);
       const t = performance.now();
-      expect(() => pool.split(id, 1, 100, 1, () => undefined, 'k1_exit')).toThrow(/^a cpu worker thread did not finish kernel k1_exit within 0.3 s \(it may have died\)/);
+      expect(() => pool.split(id, 1, 100, 1, untilFlag(mem), 'k1_exit')).toThrow(/^a cpu worker thread did not finish kernel k1_exit within 0.3 s \(it may have died\)/);
       expect(performance.now() - t).toBeLessThan(10_000);
     } finally {
       pool.dispose();
