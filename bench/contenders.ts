@@ -21,6 +21,13 @@ export interface Runner {
   dispose(): void;
 }
 
+/** The thread count a winnow model reports (the cpu backend's `threads`), when known. */
+const threadsOf = (model: object, backend: string): { threads?: number } => {
+  const t = (model as { threads?: unknown }).threads;
+  if (typeof t === 'number') return { threads: t };
+  return backend === 'reference' ? { threads: 1 } : {};
+};
+
 const winnowRunner = async (backend: string, modelFile: string, data: BenchData, batch: number): Promise<Runner> => {
   const [{ lower, trace }, { createModel, resolveBackend }, { initModelState }, { loadNetwork }, { Rng }] = await Promise.all([
     import('../compiler/index.ts'),
@@ -44,7 +51,9 @@ const winnowRunner = async (backend: string, modelFile: string, data: BenchData,
     predict: async (x, n) => {
       await model.predict(x, n);
     },
-    info: { library: 'winnow', backend: resolved },
+    // Threads the backend computes on: the cpu model says (WINNOW_THREADS, default the cores up to
+    // 8); the reference interpreter is plain single-threaded JavaScript.
+    info: { library: 'winnow', backend: resolved, ...threadsOf(model, resolved) },
     dispose: () => model.dispose?.(),
   };
 };

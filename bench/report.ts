@@ -15,7 +15,8 @@
  *   `runs`, each run's samples/s in order), `peakRssBytes` (the worker process's
  *   `process.resourceUsage().maxRSS`: one process per contender and model, MNIST files included,
  *   which every worker loads alike), `setupSeconds` (loading, compiling, warm-up), `lastLoss`,
- *   `info` (resolved backend; TF.js version and threads); or `{ contender, model, error }`.
+ *   `info` (resolved backend, `threads` where known: the cpu
+ *   backend's worker threads, TF.js's XNNPACK threads); or `{ contender, model, error }`.
  * - `targets`: `{ id, text, value, comparison, threshold, met }`, `value` null and `met` null when a
  *   number it needs was not measured.
  *
@@ -136,7 +137,7 @@ const rows = (r: BenchResults): string[][] =>
     r.contenders.map((c): string[] => {
       const x = r.results.find((e) => e.contender === c.id && e.model === m.id);
       if (!x) return [];
-      if (!('train' in x)) return [m.id, c.label, `error: ${x.error}`, '-', '-', '-', '-', '-'];
+      if (!('train' in x)) return [m.id, c.label, `error: ${x.error}`, '-', '-', '-', '-', '-', '-'];
       const base = measured(r.results, baseline, m.id);
       return [
         m.id,
@@ -146,6 +147,7 @@ const rows = (r: BenchResults): string[][] =>
         speed(x.inference.samplesPerSecond),
         base ? times(x.inference.samplesPerSecond / base.inference.samplesPerSecond) : '-',
         mib(x.peakRssBytes),
+        typeof x.info.threads === 'number' ? String(x.info.threads) : '-',
         `${x.train.runs.length} x ${x.train.calls}`,
       ];
     }).filter((row) => row.length > 0),
@@ -159,6 +161,7 @@ const header = (r: BenchResults): string[] => [
   `inference samples/s (batch ${r.inferenceBatch})`,
   'vs TF.js best',
   'peak RSS MiB',
+  'threads',
   'runs x steps',
 ];
 

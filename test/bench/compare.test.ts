@@ -15,7 +15,7 @@ const bench = (args: ReadonlyArray<string>) => {
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 };
 
-const run = (contender: Measurement['contender'], model: Measurement['model'], train: number, inference: number, rssMiB: number): Measurement => ({
+const run = (contender: Measurement['contender'], model: Measurement['model'], train: number, inference: number, rssMiB: number, threads?: number): Measurement => ({
   contender,
   model,
   plan: { warmup: 1, steps: 10, inferenceCalls: 1 },
@@ -24,7 +24,7 @@ const run = (contender: Measurement['contender'], model: Measurement['model'], t
   peakRssBytes: rssMiB * 2 ** 20,
   setupSeconds: 1,
   lastLoss: 0.5,
-  info: {},
+  info: threads === undefined ? {} : { threads },
 });
 
 const fake = (results: Measurement[]): BenchResults => ({
@@ -72,11 +72,11 @@ describe('npm run bench: report', () => {
   });
 
   it('prints a table with ratios against TF.js best, errors, and the targets', () => {
-    const text = formatResults(fake([run('cpu', 'dense', 3000, 9000, 100), run('tfjs-best', 'dense', 1500, 4500, 120), { contender: 'gpujs:webasm', model: 'dense', error: 'no gpu.js here' }]));
+    const text = formatResults(fake([run('cpu', 'dense', 3000, 9000, 100, 2), run('tfjs-best', 'dense', 1500, 4500, 120, 1), { contender: 'gpujs:webasm', model: 'dense', error: 'no gpu.js here' }]));
     expect(text).toContain('2 cores (os.availableParallelism()), Some CPU');
     expect(text).toContain('TF.js 4.22.0 wasm (SIMD), 1 thread');
-    expect(text).toMatch(/^dense\s+winnow cpu\s+3,000\s+2\.00x\s+9,000\s+2\.00x\s+100\s+3 x 10$/m);
-    expect(text).toMatch(/^dense\s+TF\.js wasm best\s+1,500\s+1\.00x\s+4,500\s+1\.00x\s+120\s+3 x 10$/m);
+    expect(text).toMatch(/^dense\s+winnow cpu\s+3,000\s+2\.00x\s+9,000\s+2\.00x\s+100\s+2\s+3 x 10$/m);
+    expect(text).toMatch(/^dense\s+TF\.js wasm best\s+1,500\s+1\.00x\s+4,500\s+1\.00x\s+120\s+1\s+3 x 10$/m);
     expect(text).toMatch(/^dense\s+winnow gpujs:webasm\s+error: no gpu\.js here/m);
     expect(text).toContain('met: dense training vs TF.js dense: 2.00x (target >= 1.5x)');
     expect(text).toContain('not measured: sparse training vs TF.js sparse: - (target >= 10x)');
@@ -86,7 +86,7 @@ describe('npm run bench: report', () => {
     const r = fake([run('cpu', 'sparse', 12000, 20000, 100), run('tfjs-best', 'sparse', 1000, 3000, 120)]);
     const section = readmeSection(r);
     expect(section.startsWith(readmeMarkers.start) && section.endsWith(readmeMarkers.end)).toBe(true);
-    expect(section).toContain('| sparse | winnow cpu | 12,000 | 12.0x | 20,000 | 6.67x | 100 | 3 x 10 |');
+    expect(section).toContain('| sparse | winnow cpu | 12,000 | 12.0x | 20,000 | 6.67x | 100 | - | 3 x 10 |');
     expect(section).toContain('- met: sparse training vs TF.js sparse: 12.0x (target >= 10x)');
     const readme = `# x\n\nbefore\n${readmeMarkers.start}\nold\n${readmeMarkers.end}\nafter\n`;
     expect(replaceReadmeSection(readme, section)).toBe(`# x\n\nbefore\n${section}\nafter\n`);
@@ -114,7 +114,8 @@ describe('npm run bench: a tiny real run', () => {
       expect(x.peakRssBytes).toBeGreaterThan(20 * 2 ** 20);
       expect(Number.isFinite(x.lastLoss)).toBe(true);
     }
-    expect(j.results[0].contender === 'cpu' && 'info' in j.results[0] && j.results[0].info.backend).toBe('cpu');
+    const cpu = j.results[0];
+    expect(cpu.contender === 'cpu' && 'info' in cpu && cpu.info).toMatchObject({ backend: 'cpu', threads: expect.any(Number) });
     expect(j.targets.find((t) => t.id === 'sparse-train')!.value).toBeGreaterThan(0);
     expect(j.targets.find((t) => t.id === 'dense-train')!.met).toBeNull();
     expect(r.stderr).toMatch(/^tfjs-best on sparse: ready/m);
