@@ -38,9 +38,10 @@ export interface JsProgram {
  * How a kernel splits across threads. Its function is `kN(M, lo = 0, hi = extent)`: over a
  * sub-range [lo, hi) of its axis it computes exactly the outputs of those units, each by the same
  * operations as a call over everything (a sum is never split between threads), so a program whose
- * kernels are split anyhow gives results bit-identical to one run whole. Units are samples
- * (batched outputs, the products over the batch, kwtaThreshold), rows of the weight gradient
- * (its units), or elements (unbatched outputs: reductions over the batch, optimizer updates).
+ * kernels are split anyhow gives results bit-identical to one run whole. Units are output
+ * elements (across samples for batched outputs; also reductions over the batch and optimizer
+ * updates), rows of the products (samples for the forward and input-gradient products, units for
+ * the weight gradient), or samples (kwtaThreshold).
  */
 export interface Partition {
   /** Units along the axis. */
@@ -53,10 +54,10 @@ export interface Partition {
 
 /**
  * How the kernels of each root op split. A kernel whose values come from `rootValue` (one output
- * element at a time) splits by its frame: batched outputs over samples, unbatched over elements,
- * costing `work(op, batch)` per output element (1 when not given). A kind whose output elements
- * depend on each other's order says `whole: true` and runs on one thread. A new kernel kind with
- * its own body (like kwtaThreshold) declares its Partition where it builds that body.
+ * element at a time) splits by its frame, over output elements, costing `work(op, batch)` per
+ * output element (1 when not given). A kind whose output elements depend on each other's order
+ * says `whole: true` and runs on one thread. A new kernel kind with its own body (like
+ * kwtaThreshold) declares its Partition where it builds that body.
  */
 interface SplitRule {
   readonly whole?: true;
@@ -146,8 +147,8 @@ const kernelFunction = (ir: IR, k: Kernel, batch: number, addr: AddressOf, wasmI
   const perSample = size(out.shape!);
   const total = out.batched ? perSample * batch : perSample;
   const store = [...epilogue(ir, k, r), `M[${int(addr(k.output))} + o] = v;`];
-  /** The frame's partition: samples when batched, else elements. */
-  const framed = (perElement: number): Partition => ({ extent: out.batched ? batch : total, grain: out.batched ? 1 : 16, work: total * perElement });
+  /** The frame's partition: output elements (across samples when batched). */
+  const framed = (perElement: number): Partition => ({ extent: total, grain: 16, work: total * perElement });
   let partition: Partition | undefined;
   let spec: MatmulSpec | undefined;
   let custom: { body: string[]; partition: Partition } | undefined;
@@ -162,20 +163,26 @@ const kernelFunction = (ir: IR, k: Kernel, batch: number, addr: AddressOf, wasmI
     const rule = splitRules[root.op] ?? {};
     if (!rule.whole) partition = framed(rule.work ? rule.work(root, batch) : 1);
   }
-  // Loop bounds: the call's range when the kernel splits, else everything.
-  const [lo, hi] = partition ? ['lo', 'hi'] : ['0', int(out.batched ? batch : total)];
-  /** Every output element of units [lo, hi): samples when batched, else runs of `unit` elements. */
-  const overRange = (body: string[], unit = 1): string[] =>
+  const PS = int(perSample);
+  /** Every output element of a product's rows [lo, hi): samples when batched, else runs of `unit` elements (the weight gradient's rows). */
+  const overRows = (body: string[], unit: number): string[] =>
     out.batched
-      ? [`for (let b = ${lo}; b < ${hi}; b++) {`, `  for (let e = 0; e < ${int(perSample)}; e++) {`, `    const o = b * ${int(perSample)} + e;`, ...body.map((l) => `    ${l}`), '  }', '}']
-      : [unit === 1 ? `for (let o = ${lo}; o < ${hi}; o++) {` : `for (let o = ${lo} * ${int(unit)}; o < ${hi} * ${int(unit)}; o++) {`, ...body.map((l) => `  ${l}`), '}'];
+      ? ['for (let b = lo; b < hi; b++) {', `  for (let e = 0; e < ${PS}; e++) {`, `    const o = b * ${PS} + e;`, ...body.map((l) => `    ${l}`), '  }', '}']
+      : [`for (let o = lo * ${int(unit)}; o < hi * ${int(unit)}; o++) {`, ...body.map((l) => `  ${l}`), '}'];
+  /** Every output element o in [lo, hi), or all of them when the kernel does not split; batched outputs also get their sample b and element e. */
+  const overElements = (body: string[]): string[] => {
+    if (!out.batched) return [partition ? 'for (let o = lo; o < hi; o++) {' : `for (let o = 0; o < ${int(total)}; o++) {`, ...body.map((l) => `  ${l}`), '}'];
+    const inner = [`    const o = b * ${PS} + e;`, ...body.map((l) => `    ${l}`), '  }', '}'];
+    if (!partition) return [`for (let b = 0; b < ${int(batch)}; b++) {`, `  for (let e = 0; e < ${PS}; e++) {`, ...inner];
+    return [`for (let b = Math.floor(lo / ${PS}), e0 = lo - b * ${PS}; b * ${PS} < hi; b++, e0 = 0) {`, `  const e1 = Math.min(${PS}, hi - b * ${PS});`, '  for (let e = e0; e < e1; e++) {', ...inner];
+  };
   let body: string[];
   if (spec) {
-    body = [`W.f${wasmIndex}(lo, hi);`, ...(scratch !== undefined ? overRange([`let v = M[${int(scratch)} + o];`, ...store], spec.n) : [])];
+    body = [`W.f${wasmIndex}(lo, hi);`, ...(scratch !== undefined ? overRows([`let v = M[${int(scratch)} + o];`, ...store], spec.n) : [])];
   } else if (custom) {
     body = custom.body;
   } else {
-    body = overRange([...rootValue(ir, root, r, batch, addr), ...store]);
+    body = overElements([...rootValue(ir, root, r, batch, addr), ...store]);
   }
   const params = partition ? `M, lo = 0, hi = ${int(partition.extent)}` : 'M';
   return { text: [`function ${k.name}(${params}) {`, ...body.map((l) => `  ${l}`), '}'].join('\n'), partition };

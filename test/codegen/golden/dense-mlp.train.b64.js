@@ -34,9 +34,10 @@ function (M, W) {
       }
     }
   }
-  function k3_xentStats(M, lo = 0, hi = 64) {
-    for (let b = lo; b < hi; b++) {
-      for (let e = 0; e < 2; e++) {
+  function k3_xentStats(M, lo = 0, hi = 128) {
+    for (let b = Math.floor(lo / 2), e0 = lo - b * 2; b * 2 < hi; b++, e0 = 0) {
+      const e1 = Math.min(2, hi - b * 2);
+      for (let e = e0; e < e1; e++) {
         const o = b * 2 + e;
         let max = M[3770320 + b * 10 + 0], arg = 0;
         for (let c = 1; c < 10; c++) if (M[3770320 + b * 10 + c] > max) { max = M[3770320 + b * 10 + c]; arg = c; }
@@ -49,9 +50,10 @@ function (M, W) {
       }
     }
   }
-  function k4_xentGrad(M, lo = 0, hi = 64) {
-    for (let b = lo; b < hi; b++) {
-      for (let e = 0; e < 10; e++) {
+  function k4_xentGrad(M, lo = 0, hi = 640) {
+    for (let b = Math.floor(lo / 10), e0 = lo - b * 10; b * 10 < hi; b++, e0 = 0) {
+      const e1 = Math.min(10, hi - b * 10);
+      for (let e = e0; e < e1; e++) {
         const o = b * 10 + e;
         let max = M[3770320 + b * 10 + 0], arg = 0;
         for (let c = 1; c < 10; c++) if (M[3770320 + b * 10 + c] > max) { max = M[3770320 + b * 10 + c]; arg = c; }
