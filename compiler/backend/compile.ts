@@ -20,6 +20,7 @@ import { decompose } from './passes/decompose.ts';
 import { fuse } from './passes/fuse.ts';
 import { optimizer } from './passes/optimizer.ts';
 import { planBuffers } from './passes/plan-buffers.ts';
+import { planSparseForms, sparseForms, type FormChoice, type SparseFormsOptions } from './passes/sparse-forms.ts';
 import type { Schedule } from './schedule.ts';
 
 /** The programs of a network. */
@@ -30,6 +31,12 @@ export interface CompileOptions {
   readonly program: ProgramKind;
   /** The batch size buffers are planned for. */
   readonly batch: number;
+  /**
+   * Run pass `sparseForms` (after `optimizer` on a training step, after `decompose` on inference):
+   * compact k-winners outputs and a background-skipping first layer where the cost model says they
+   * pay. Only the cpu backend implements those primitives; without this option the IR stays dense.
+   */
+  readonly sparse?: Omit<SparseFormsOptions, 'batch'>;
 }
 
 /** A compiled program: the third stage, after `Traced` and `Lowered`. */
@@ -41,6 +48,8 @@ export interface Compiled {
   /** Names of the back-end passes that ran, in order. */
   readonly passes: ReadonlyArray<string>;
   readonly schedule: Schedule;
+  /** With `sparse`: what pass `sparseForms` chose per layer, and why. */
+  readonly forms?: ReadonlyArray<FormChoice>;
   asText(): string;
 }
 
@@ -80,10 +89,16 @@ export const backEndPasses = (program: ProgramKind): ReadonlyArray<IRPass> =>
 /** Compiles one program of a lowered network for a batch size. */
 export const compile = (lowered: Lowered, options: CompileOptions): Compiled => {
   let ir = verifyIR(lowered.ir, 'at back-end entry', { requireShapes: true });
-  const passes = backEndPasses(options.program);
+  const sparse = options.sparse && options.program !== 'epochEnd' ? { ...options.sparse, batch: options.batch } : undefined;
+  let forms: ReadonlyArray<FormChoice> | undefined;
+  const passes: IRPass[] = [
+    ...backEndPasses(options.program),
+    ...(sparse ? [{ name: 'sparseForms', run: (x: IR) => ((forms = planSparseForms(x, sparse).choices), sparseForms(sparse)(x)) }] : []),
+  ];
   for (const p of passes) ir = verifyIR(p.run(ir), `after ${p.name}`, { requireShapes: true });
   const schedule = planBuffers(options.batch)(fuse(ir));
   const names = [...passes.map((p) => p.name), 'fuse', 'planBuffers'];
+  const formLines = forms?.length ? `${forms.map((f) => `; form: ${f.why}`).join('\n')}\n` : '';
   return {
     stage: 'compiled',
     program: options.program,
@@ -91,7 +106,8 @@ export const compile = (lowered: Lowered, options: CompileOptions): Compiled => 
     lowered,
     passes: names,
     schedule,
-    asText: () => `; stage: compiled ${options.program} (passes: ${names.join(', ')}; batch ${options.batch})\n${scheduleText(schedule)}`,
+    ...(forms ? { forms } : {}),
+    asText: () => `; stage: compiled ${options.program} (passes: ${names.join(', ')}; batch ${options.batch})\n${formLines}${scheduleText(schedule)}`,
   };
 };
 

@@ -23,6 +23,7 @@ import { xentGradOp, xentStatsOp } from './prim/loss.ts';
 import { batchMeanOp, batchVarOp, normalizeGradScaleOp, normalizeGradXOp, normalizeOp, runningStatOp } from './prim/normalize.ts';
 import { momentumOp, sgdUpdateOp } from './prim/optimizer.ts';
 import { maxPoolGradOp, maxPoolOp } from './prim/pool.ts';
+import { biasGradCompactOp, compactInputOp, dutyCycleCompactOp, gatherOp, kwtaCompactOp, linearGradWOuterOp, linearGradXAtOp, transposeOp } from './prim/sparse.ts';
 import { labelsOp, maskOp, momentOp, randomOp, scalarOp } from './prim/sources.ts';
 
 const defs: ReadonlyArray<OpDef> = [
@@ -31,6 +32,7 @@ const defs: ReadonlyArray<OpDef> = [
   linearOp, linearGradXOp, linearGradWOp, addOp, convOp, convGradXOp, convGradWOp, biasAddOp, biasGradOp, reluGradOp, maskScaleOp, scaleOp,
   maxPoolOp, maxPoolGradOp, kwtaThresholdOp, kwtaApplyOp, kwtaGradOp, dutyCycleOp,
   batchMeanOp, batchVarOp, runningStatOp, normalizeOp, normalizeGradScaleOp, normalizeGradXOp, xentGradOp, xentStatsOp, momentumOp, sgdUpdateOp,
+  kwtaCompactOp, compactInputOp, dutyCycleCompactOp, transposeOp, gatherOp, linearGradXAtOp, linearGradWOuterOp, biasGradCompactOp,
 ];
 
 /** Ops without inputs: their values come from the host (input, labels, scalars, masks) or the model state. */

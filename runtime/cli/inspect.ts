@@ -9,6 +9,7 @@ import { checks } from '../../dsl/checks.ts';
 import { WinnowError } from '../../dsl/errors.ts';
 import { formatShape } from '../../dsl/shape.ts';
 import { backendNames } from '../backends.ts';
+import { cpuCompileOptions } from '../cpu/layout.ts';
 import { openKernelSources, type ProgramSources } from '../kernel-sources.ts';
 import { loadNetwork } from '../load-model.ts';
 import { parseCommand, type CommandSpec } from './args.ts';
@@ -37,7 +38,8 @@ const programKinds: ReadonlyArray<ProgramKind> = ['train', 'inference', 'epochEn
 /** Every compiled program (train, inference, epochEnd) and its generated sources on `backend` (shared with `.kernels` in `winnow repl`). */
 export const compileAll = async (lowered: Lowered, backend: string, batch: number) => {
   const programs = programKinds;
-  const compiled = programs.map((program) => compile(lowered, { program, batch }));
+  // The stages as the backend compiles them: the cpu backend runs pass sparseForms (its choices are in the text).
+  const compiled = programs.map((program) => compile(lowered, { program, batch, ...(backend === 'cpu' ? cpuCompileOptions : {}) }));
   const opened = await openKernelSources(backend, lowered);
   try {
     const sources: ProgramSources[] = [];

@@ -4,9 +4,17 @@
  * per-call inputs of the buffer plan, then its temporaries, then the scratch area of the matrix
  * products. Updates not computed in place are copied back to their source after the kernels.
  */
+import type { CompileOptions } from '../../compiler/backend/compile.ts';
 import { floatsOf } from '../../compiler/backend/passes/plan-buffers.ts';
 import type { Schedule } from '../../compiler/backend/schedule.ts';
 import { stateSlot } from '../compiled/host.ts';
+
+/**
+ * How the cpu backend compiles its programs: with pass `sparseForms` (compact k-winners layers and
+ * a background-skipping first layer where its cost model says they pay; the cpu generator
+ * implements those primitives).
+ */
+export const cpuCompileOptions: Pick<CompileOptions, 'sparse'> = { sparse: {} };
 
 /** Offsets are aligned to 16 floats. */
 export const align = (n: number): number => (n + 15) & ~15;

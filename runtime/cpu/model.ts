@@ -10,7 +10,7 @@
  * kernel with enough work; the slices never split a sum, so results are bit-identical to one
  * thread. Workers start with the first program that has such a kernel.
  */
-import { compile, type ProgramKind } from '../../compiler/backend/compile.ts';
+import { compile, type CompileOptions, type ProgramKind } from '../../compiler/backend/compile.ts';
 import { generateJs, type JsProgram } from '../../compiler/codegen/js/program.ts';
 import type { Lowered } from '../../compiler/stages.ts';
 import { shapeSize } from '../../dsl/shape.ts';
@@ -20,18 +20,26 @@ import { inferenceBatchFor } from '../evaluate.ts';
 import type { ModelState } from '../model-state.ts';
 import { drawRandoms, scalarValue, sumStats, type CallInputs } from '../compiled/host.ts';
 import { withSharedMemory } from '../../compiler/codegen/js/wat.ts';
-import { align, layoutProgram } from './layout.ts';
+import { align, cpuCompileOptions, layoutProgram } from './layout.ts';
 import { resolveThreads, startPool, threadsSupported, type PoolOptions, type ThreadPool, type ThreadStats } from './threads.ts';
 import { assembleWat } from './wasm.ts';
 
 interface Program {
-  readonly run: (io: CallInputs) => void;
+  readonly run: (io: CallInputs, times?: Float64Array) => void;
   readonly output: number;
   readonly stats?: number;
   readonly address: (v: number) => number;
   readonly js: JsProgram;
 }
 
+
+/** Where one training step's time went: wall milliseconds per kernel (in program order), the host's input copies and the copy-backs, and the whole step. */
+export interface StepProfile {
+  readonly kernels: ReadonlyArray<{ readonly name: string; readonly ms: number }>;
+  readonly hostMs: number;
+  readonly copyMs: number;
+  readonly totalMs: number;
+}
 
 /** Options of a cpu model. */
 export interface CpuModelOptions {
@@ -41,6 +49,11 @@ export interface CpuModelOptions {
    * with no workers; where worker threads or SharedArrayBuffer are missing it is always 1.
    */
   readonly threads?: number;
+  /**
+   * Options of pass `sparseForms` (compact k-winners layers, a background-skipping first layer),
+   * or false for the dense forms only; default `cpuCompileOptions.sparse` (the cost model decides).
+   */
+  readonly sparse?: CompileOptions['sparse'] | false;
   /** Kernels with less estimated work (about one multiply-add per unit) run whole on the main thread; default 20000. 0 splits every kernel that can be split. */
   readonly minSplitWork?: number;
   /** Tuning and test settings of the worker pool (spinning, patience, workers only). */
@@ -55,6 +68,8 @@ export interface CpuModel extends Model {
   readonly threadStats: () => ThreadStats;
   /** Compiled programs' generated sources, for `winnow inspect --kernels`. */
   readonly programSource: (kind: ProgramKind, batch: number) => Promise<JsProgram>;
+  /** One training step (as `trainStep`) timed kernel by kernel, for `winnow bench --profile`. */
+  readonly profileStep: (...args: Parameters<Model['trainStep']>) => Promise<StepProfile>;
   /** Ends the worker threads; the model refuses further calls. */
   readonly dispose: () => void;
 }
@@ -132,7 +147,7 @@ export const createCpuModel = async (lowered: Lowered, state: ModelState, option
     const key = `${kind}:${batch}`;
     const cached = programs.get(key);
     if (cached) return cached;
-    const { schedule } = compile(lowered, { program: kind, batch });
+    const { schedule } = compile(lowered, { program: kind, batch, ...(options.sparse === false ? {} : { sparse: options.sparse ?? cpuCompileOptions.sparse }) });
     const ir = schedule.ir;
     const { address, scratch, copies } = layoutProgram(schedule, stateEnd, (key) => arena.get(key)?.offset);
     const js = generateJs(schedule, address, scratch);
@@ -148,10 +163,12 @@ export const createCpuModel = async (lowered: Lowered, state: ModelState, option
       if (pool) threaded = { pool, id: pool.load(js.source, module) };
     }
     const hostOps = ir.ops.filter((o) => o.op === 'input' || o.op === 'labels' || o.op === 'scalar');
-    const run = (io: CallInputs) => {
+    // `times` (profiling): milliseconds added per kernel, then for the host's inputs, then for the copy-backs.
+    const run = (io: CallInputs, times?: Float64Array) => {
       if (M.buffer !== memory.buffer) rebind();
       threaded?.pool.begin();
       try {
+        let t0 = times ? performance.now() : 0;
         for (const op of hostOps) {
           const at = address(op.id);
           if (op.op === 'input') M.set(io.x.subarray(0, batch * shapeSize(op.shape!)), at);
@@ -159,13 +176,18 @@ export const createCpuModel = async (lowered: Lowered, state: ModelState, option
           else M[at] = scalarValue(op, io);
         }
         drawRandoms(ir, io, (op, n) => M.subarray(address(op.id), address(op.id) + n));
+        if (times) times[kernels.length] += performance.now() - t0;
         for (let i = 0; i < kernels.length; i++) {
+          if (times) t0 = performance.now();
           const p = splits[i];
           const k = kernels[i];
           if (p && threaded) threaded.pool.split(threaded.id, i, p.extent, p.grain, (lo, hi) => k(M, lo, hi), js.kernels[i]);
           else k(M);
+          if (times) times[i] += performance.now() - t0;
         }
+        if (times) t0 = performance.now();
         for (const [from, to, length] of copies) M.copyWithin(to, from, from + length);
+        if (times) times[kernels.length + 1] += performance.now() - t0;
       } finally {
         threaded?.pool.end();
       }
@@ -206,6 +228,14 @@ export const createCpuModel = async (lowered: Lowered, state: ModelState, option
       p.run({ x: new Float32Array(inputSize), batch: 1 });
     },
     programSource: async (kind: ProgramKind, batch: number) => (await program(kind, batch)).js,
+    profileStep: async (x, labels, batch, sgd, samplesSeen, rng) => {
+      const p = await program('train', batch);
+      const times = new Float64Array(p.js.kernels.length + 2);
+      const t0 = performance.now();
+      p.run({ x, batch, labels, sgd, samplesSeen, rng }, times);
+      const totalMs = performance.now() - t0;
+      return { kernels: p.js.kernels.map((name, i) => ({ name, ms: times[i] })), hostMs: times[p.js.kernels.length], copyMs: times[p.js.kernels.length + 1], totalMs };
+    },
     dispose: () => {
       if (disposed) return;
       disposed = true;

@@ -13,17 +13,20 @@ describe('winnow inspect --kernels', () => {
     const order = [
       '; stage: traced',
       '; stage: lowered (passes: inferShapes, validate, accountParams)',
-      '; stage: compiled train (passes: decompose, autodiff, optimizer, fuse, planBuffers; batch 64)',
-      '; stage: compiled inference (passes: decompose, fuse, planBuffers; batch 64)',
+      '; stage: compiled train (passes: decompose, autodiff, optimizer, sparseForms, fuse, planBuffers; batch 64)',
+      // the cpu backend's choices, per layer, with the reason
+      '; form: dense layer 0 on the input (784 values, assumed 25% off the background): compact: background-skipping gather',
+      '; form: dense layer 2: dense: its input (relu) has no density the compiler knows',
+      '; stage: compiled inference (passes: decompose, sparseForms, fuse, planBuffers; batch 64)',
       '; stage: compiled epochEnd (passes: epochEnd, fuse, planBuffers; batch 64)',
-      '; cpu sources of program train (batch 64): 19 kernels: k0_linear_biasAdd_relu, ',
+      '; cpu sources of program train (batch 64): 21 kernels: k0_compactInput, k1_transpose, k2_gather_biasAdd_relu, k3_linear_biasAdd_relu, ',
       '; --- train.js ---',
-      '  function k0_linear_biasAdd_relu(M, lo = 0, hi = 64) {',
+      '  function k0_compactInput(M, lo = 0, hi = 64) {',
       '; --- train.wat ---',
       '(module',
-      '; cpu sources of program inference (batch 64): 3 kernels: k0_linear_biasAdd_relu, k1_linear_biasAdd_relu, k2_linear_biasAdd',
+      '; cpu sources of program inference (batch 64): 5 kernels: k0_compactInput, k1_transpose, k2_gather_biasAdd_relu, k3_linear_biasAdd_relu, k4_linear_biasAdd',
       '; cpu sources of program epochEnd (batch 64): 0 kernels',
-      '; kernels per program on cpu: train 19, inference 3, epochEnd 0',
+      '; kernels per program on cpu: train 21, inference 5, epochEnd 0',
     ];
     let at = 0;
     for (const s of order) {
@@ -49,7 +52,8 @@ describe('winnow inspect --kernels', () => {
     const j = JSON.parse(r.stdout);
     expect(j.kernels.backend).toBe('cpu');
     expect(j.kernels.batch).toBe(8);
-    expect(j.kernels.programs.map((p: { program: string; count: number }) => [p.program, p.count])).toEqual([['train', 25], ['inference', 7], ['epochEnd', 2]]);
+    expect(j.kernels.programs.map((p: { program: string; count: number }) => [p.program, p.count])).toEqual([['train', 27], ['inference', 9], ['epochEnd', 2]]);
+    expect(j.ir.compiled.train).toContain('; form: k-winners layer 1 (100 of 1000, 10% active): compact: winners as index lists');
     expect(j.ir.compiled.train).toContain('; stage: compiled train');
     expect(j.ir.compiled.train).toContain('batch 8');
     const js = j.kernels.programs[1].files.find((f: { language: string }) => f.language === 'js').text;

@@ -15,6 +15,8 @@ import type { Kernel, Schedule } from '../../backend/schedule.ts';
 import type { IR, Op } from '../../ir.ts';
 import { size } from '../../ops/prim/helpers.ts';
 import { channelOf, elementwiseExpr, groupOf, intLit as int, invStd, kwtaKey, kwtaWins, lit, type Reader } from '../expr.ts';
+import { sparseKernel, type WasmFunctions } from './sparse.ts';
+import { updateKernel } from './update.ts';
 import { matmulModule, type MatmulSpec } from './wat.ts';
 
 /** Addresses (in floats, within `M`) the backend chose for every materialised value. */
@@ -89,8 +91,21 @@ export const generateJs = (s: Schedule, addressOf: AddressOf, scratch: number): 
   const batch = s.plan!.batch;
   const specs: MatmulSpec[] = [];
   let scratchFloats = 0;
+  const extra: string[] = [];
+  const wasm: WasmFunctions = {
+    add: (params, locals, body) => {
+      const name = `s${extra.length}`;
+      extra.push([`  (func (export "${name}") ${params}`, ...locals.map((l) => `    ${l}`), ...body.map((l) => `    ${l}`), '  )'].join('\n'));
+      return name;
+    },
+  };
   const generated = s.kernels.map((k) => {
     const root = ir.ops[k.ops[0]];
+    const sparse = sparseKernel(s, k, addressOf, scratch, wasm) ?? updateKernel(ir, k, addressOf, wasm);
+    if (sparse) {
+      scratchFloats = Math.max(scratchFloats, sparse.scratchFloats);
+      return sparse;
+    }
     if (matmulOps.has(root.op)) {
       const needScratch = k.ops.length > 1;
       const target = needScratch ? scratch : addressOf(k.output);
@@ -103,7 +118,7 @@ export const generateJs = (s: Schedule, addressOf: AddressOf, scratch: number): 
   const fns = generated.map((g) => g.text);
   const source = ['function (M, W) {', ...fns.map((f) => f.split('\n').map((l) => `  ${l}`).join('\n')), `  return [${s.kernels.map((k) => k.name).join(', ')}];`, '}'].join('\n');
   const partitions = generated.map((g) => g.partition);
-  return { source, wat: specs.length ? matmulModule(specs) : undefined, kernels: s.kernels.map((k) => k.name), scratchFloats, partitions };
+  return { source, wat: specs.length || extra.length ? matmulModule(specs, extra) : undefined, kernels: s.kernels.map((k) => k.name), scratchFloats, partitions };
 };
 
 const matmulSpec = (op: Op, batch: number, addr: AddressOf, target: number): MatmulSpec => {

@@ -155,13 +155,15 @@ const sharedMemoryImport = '  (import "env" "mem" (memory 1 65536 shared))';
 
 /**
  * A module importing memory `env.mem` and exporting one function per product, `f0`, `f1`, ...,
- * each `(m0, m1)`: rows m0 <= m < m1 of its product (0 and the product's m for all of it).
+ * each `(m0, m1)`: rows m0 <= m < m1 of its product (0 and the product's m for all of it); then
+ * the `extra` functions (whole `(func ...)` texts, e.g. the sparse kernels' `s0`, `s1`, ...).
  */
-export const matmulModule = (specs: ReadonlyArray<MatmulSpec>): string =>
+export const matmulModule = (specs: ReadonlyArray<MatmulSpec>, extra: ReadonlyArray<string> = []): string =>
   [
     '(module',
     memoryImport,
     ...specs.map((s, i) => [`  (func (export "f${i}") (param $m0 i32) (param $m1 i32)`, ...locals().map((l) => `    ${l}`), ...matmulBody(s).map((l) => `    ${l}`), '  )'].join('\n')),
+    ...extra,
     ')',
   ].join('\n');
 

@@ -1,0 +1,320 @@
+/**
+ * Pass `sparseForms` (cpu backend): rewrites the layers where sparsity pays into the sparse-form
+ * primitives of `compiler/ops/prim/sparse.ts`, choosing per layer from the densities the compiler
+ * knows, by a cost model (below). It runs after `optimizer` on a training step and after
+ * `decompose` on inference, and computes the same values as the IR it rewrites (same k-winners
+ * winners, same sums up to float32 rounding order).
+ *
+ * **k-winners layers.** A global k-winners layer (`kwtaThreshold` + `kwtaApply`) whose output is
+ * read only by `linear` layers (as their input), their weight gradients and its duty-cycle update
+ * becomes one `kwtaCompact` producing per sample its winners' indices and values. Then:
+ * - the next layer's forward `linear(a, W)` is `gather(a, transpose(W))`: for each winner,
+ *   value x row of W^T (a SIMD axpy over the layer's units);
+ * - the duty cycle counts winners (`dutyCycleCompact`);
+ * - backward, `kwtaGrad(linearGradX(g, W), ...)` (the gradient passes only at the winners) is
+ *   `linearGradXAt(g, W, a)`, computed at the winners only and itself compact; from there the
+ *   layer's `biasGrad` is `biasGradCompact`, its weight gradient `linearGradWOuter` (outer products
+ *   of winners x active inputs, per sample), and the gradient reaching its own input is computed at
+ *   the previous k-winners layer's winners (`linearGradXAt` again) or, when that input is dense, by
+ *   `gather(g, W)` (rows of W for the winners only).
+ *
+ * **The first layer.** `linear(x, W)` on the network input becomes
+ * `gather(compactInput(x), transpose(W, sums))`: each sample is compacted around its first value
+ * c (MNIST's normalised background, -0.4242, covers about 80% of the pixels) and
+ * W x = c x rowsum(W) + W (x - c) skips every background input exactly.
+ *
+ * **Cost model.** Per sample, in units of one SIMD multiply-add of the register-blocked dense
+ * products (4 multiply-adds): a dense product of a layer with U units and fan-in F costs U F / 4;
+ * a gather of k active inputs costs GATHER x k U / 4 (an axpy per active input, without the dense
+ * product's register blocking) plus the transpose, TRANSPOSE x U F per call, shared by the batch;
+ * a scalar multiply-add at scattered addresses (winners x winners, winners x units) costs SCALAR.
+ * For each candidate k-winners layer the pass sums both forms over the ops it changes (its
+ * consumers' forward products, the gradient reaching it, and its own backward products, taking
+ * the other operands as dense) and picks the cheaper. A 90%-dense k-winners layer stays dense;
+ * 10% goes compact. The first layer's input density is `inputDensity` (a compile option: the
+ * fraction of a sample's inputs that differ from its first; 0.25 by default, MNIST-like images).
+ * Sparse weights: the kernels use dense columns of the masked weights (SIMD over units); per-input
+ * index lists would cost SCALAR x weightDensity x U per active input against GATHER x U / 4, which
+ * pays only below about 40% of that (weight densities under ~15%), and are not generated yet: the
+ * report says so per layer.
+ *
+ * The gpujs generator does not implement these primitives: the pass runs for the cpu backend
+ * only (`compile(..., { sparse: {...} })`), and every other backend gets the dense IR.
+ *
+ * Convolutions (next step): a compact k-winners output feeding a `conv` would become a scatter of
+ * each winner into the outputs it reaches (K x K x filters per winner), and `convGradW` an outer
+ * product over winners; the candidate test below is where a new consumer kind is admitted.
+ */
+import type { IR, Op } from '../../ir.ts';
+import { builder, finish } from '../emitter.ts';
+import { externalValues } from './fuse.ts';
+
+/** Options of the pass. */
+export interface SparseFormsOptions {
+  /** The batch size the program is compiled for (transposes are shared by the batch). */
+  readonly batch: number;
+  /** Expected fraction of a sample's input elements that differ from its first element (default 0.25). */
+  readonly inputDensity?: number;
+  /** `auto` (default): the cost model decides; `always`: every layer that has a compact form gets it (tests). */
+  readonly mode?: 'auto' | 'always';
+}
+
+/** The default `inputDensity`: MNIST digits leave about 80% of the pixels at the background. */
+export const defaultInputDensity = 0.25;
+
+/** Cost-model constants (units: one SIMD multiply-add of the blocked dense products). */
+export const formCosts = {
+  /** Per 4 multiply-adds of a gather (axpy of one row per active input). */
+  GATHER: 1.5,
+  /** Per element of a transpose (once per call). */
+  TRANSPOSE: 0.5,
+  /** Per scalar multiply-add at a scattered address. */
+  SCALAR: 1,
+} as const;
+
+/** One decision of the pass, for `asText` and `winnow inspect --kernels`. */
+export interface FormChoice {
+  /** The layer the decision is about (the k-winners layer, or the first dense layer). */
+  readonly layer?: number;
+  /** A k-winners layer's output, or the input of a dense layer (the network input, or one of unknown density). */
+  readonly subject: 'kwta' | 'input';
+  readonly form: 'compact' | 'dense';
+  /** Estimated cost per sample of each form. */
+  readonly denseCost: number;
+  readonly compactCost: number;
+  /** One line: the densities and the costs that decided. */
+  readonly why: string;
+}
+
+interface Plan {
+  readonly choices: ReadonlyArray<FormChoice>;
+  /** kwtaApply ids to compact. */
+  readonly compact: ReadonlySet<number>;
+  /** linear ids whose input (the network input) is compacted around its background. */
+  readonly skip: ReadonlySet<number>;
+}
+
+const round = (x: number): string => (x >= 10_000 ? `${(x / 1000).toFixed(0)}k` : x >= 1000 ? `${(x / 1000).toFixed(1)}k` : x.toFixed(0));
+const pct = (x: number): string => `${+(x * 100).toFixed(1)}%`;
+
+/** Readers of every value. */
+const usersOf = (ir: IR): Op[][] => {
+  const users: Op[][] = ir.ops.map(() => []);
+  for (const op of ir.ops) for (const i of new Set(op.inputs)) users[i].push(op);
+  return users;
+};
+
+/** The kernel choices of a program: which k-winners layers go compact and whether the first layer skips its background. */
+export const planSparseForms = (ir: IR, options: SparseFormsOptions): Plan => {
+  const { GATHER, TRANSPOSE, SCALAR } = formCosts;
+  const B = options.batch;
+  const rho = options.inputDensity ?? defaultInputDensity;
+  const users = usersOf(ir);
+  const external = externalValues(ir);
+  const choices: FormChoice[] = [];
+  const compact = new Set<number>();
+  const skip = new Set<number>();
+  const weightNote = (w: number): string => {
+    const mask = ir.ops.find((o) => o.op === 'mask' && o.layer !== undefined && o.layer === ir.ops[w].layer);
+    return mask ? '; sparse weights used as dense columns (per-input index lists are not generated)' : '';
+  };
+
+  for (const a of ir.ops) {
+    if (a.op !== 'kwtaApply') continue;
+    const t = ir.ops[a.inputs[1]];
+    const y = a.inputs[0];
+    const n = a.attrs.members as number;
+    const k = a.attrs.k as number;
+    const at = `k-winners layer ${a.layer ?? '?'} (${k} of ${n}, ${pct(k / n)} active)`;
+    const refuse = (why: string) => choices.push({ layer: a.layer, subject: 'kwta', form: 'dense', denseCost: 0, compactCost: 0, why: `${at}: dense: ${why}` });
+    if (t.op !== 'kwtaThreshold' || a.attrs.groups !== 1 || a.attrs.local) {
+      refuse('local k-winners (per-position groups) have no compact form yet');
+      continue;
+    }
+    if (external.has(a.id) || external.has(t.id)) {
+      refuse('its output leaves the program');
+      continue;
+    }
+    const consumers = users[a.id];
+    const okConsumer = (u: Op) =>
+      (u.op === 'linear' && u.inputs[0] === a.id && u.inputs[1] !== a.id) ||
+      (u.op === 'linearGradW' && u.inputs[1] === a.id && u.inputs[0] !== a.id) ||
+      (u.op === 'dutyCycle' && u.inputs[0] === a.id);
+    const bad = consumers.find((u) => !okConsumer(u));
+    if (bad || !consumers.some((u) => u.op === 'linear')) {
+      refuse(`read by ${bad ? bad.op : 'no dense layer'} (compact outputs feed dense layers only, for now)`);
+      continue;
+    }
+    const grads = users[t.id].filter((u) => u.id !== a.id);
+    /** Why the gradient through this layer has no compact form, or undefined. */
+    const gradProblem = (kg: Op): string | undefined => {
+      if (kg.op !== 'kwtaGrad' || kg.inputs[2] !== t.id || kg.inputs[1] !== y || external.has(kg.id)) return `its threshold is read by ${kg.op}`;
+      const gx = ir.ops[kg.inputs[0]];
+      if (gx.op !== 'linearGradX' || users[gx.id].length !== 1 || external.has(gx.id)) return `the gradient reaching it comes from ${gx.op}`;
+      const other = users[kg.id].find((u) => !((u.op === 'biasGrad' || u.op === 'linearGradW' || u.op === 'linearGradX') && u.inputs[0] === kg.id && u.inputs[1] !== kg.id));
+      return other ? `its gradient goes on to ${other.op} (the layer before it is not a dense layer)` : undefined;
+    };
+    const problem = grads.map(gradProblem).find((p) => p !== undefined);
+    if (problem) {
+      refuse(problem);
+      continue;
+    }
+    // Costs per sample of the ops that change, other operands taken as dense.
+    let dense = 0;
+    let sparse = 0;
+    for (const u of consumers) {
+      if (u.op === 'linear') {
+        const U = u.attrs.units as number;
+        dense += (U * n) / 4;
+        sparse += (GATHER * k * U) / 4 + (TRANSPOSE * U * n) / B;
+      } else if (u.op === 'linearGradW') {
+        const U = u.attrs.units as number;
+        dense += (U * n) / 4;
+        sparse += SCALAR * U * k;
+      } else {
+        dense += n;
+        sparse += k;
+      }
+    }
+    for (const kg of grads) {
+      const gx = ir.ops[kg.inputs[0]];
+      const U = gx.attrs.units as number;
+      dense += (U * n) / 4 + n;
+      sparse += SCALAR * U * k;
+      for (const u of users[kg.id]) {
+        if (u.op === 'biasGrad') {
+          dense += n;
+          sparse += k;
+        } else {
+          const F = u.attrs.fanIn as number;
+          dense += (n * F) / 4;
+          sparse += (GATHER * k * F) / 4;
+        }
+      }
+    }
+    const chosen = sparse < dense || options.mode === 'always';
+    if (chosen) compact.add(a.id);
+    const w = consumers.find((u) => u.op === 'linear')!.inputs[1];
+    choices.push({
+      layer: a.layer,
+      subject: 'kwta',
+      form: chosen ? 'compact' : 'dense',
+      denseCost: dense,
+      compactCost: sparse,
+      why: `${at}: ${chosen ? 'compact' : 'dense'}: winners as index lists, the next layer gathers rows of W^T: ${round(sparse)} vs ${round(dense)} dense (estimated SIMD multiply-adds per sample)${chosen ? weightNote(w) : ''}`,
+    });
+  }
+
+  const input = ir.ops.find((o) => o.op === 'input');
+  if (input) {
+    for (const l of users[input.id]) {
+      if (l.op !== 'linear' || l.inputs[0] !== input.id) continue;
+      const U = l.attrs.units as number;
+      const F = l.attrs.fanIn as number;
+      const dense = (U * F) / 4;
+      const sparse = (GATHER * rho * F * U) / 4 + (TRANSPOSE * U * F) / B + F;
+      const chosen = sparse < dense || options.mode === 'always';
+      if (chosen) skip.add(l.id);
+      choices.push({
+        layer: l.layer,
+        subject: 'input',
+        form: chosen ? 'compact' : 'dense',
+        denseCost: dense,
+        compactCost: sparse,
+        why: `dense layer ${l.layer ?? '?'} on the input (${F} values, assumed ${pct(rho)} off the background): ${chosen ? 'compact' : 'dense'}: background-skipping gather ${round(sparse)} vs ${round(dense)} dense (estimated SIMD multiply-adds per sample)${chosen ? weightNote(l.inputs[1]) : ''}`,
+      });
+    }
+  }
+  // The other dense layers: nothing known about their input's density.
+  const covered = new Set([...skip, ...choices.flatMap((c) => (c.subject === 'kwta' ? ir.ops.filter((o) => o.op === 'linear' && ir.ops[o.inputs[0]].layer === c.layer).map((o) => o.id) : []))]);
+  for (const l of ir.ops) {
+    if (l.op !== 'linear' || covered.has(l.id) || (input && l.inputs[0] === input.id)) continue;
+    const from = ir.ops[l.inputs[0]];
+    choices.push({ layer: l.layer, subject: 'input', form: 'dense', denseCost: 0, compactCost: 0, why: `dense layer ${l.layer ?? '?'}: dense: its input (${from.op}) has no density the compiler knows (only k-winners outputs and the network input are compacted)` });
+  }
+  choices.sort((p, q) => (p.layer ?? -1) - (q.layer ?? -1));
+  return { choices, compact, skip };
+};
+
+/** The pass: rewrites `ir` by the plan (see the module doc). */
+export const sparseForms = (options: SparseFormsOptions) => (ir: IR): IR => rewrite(ir, planSparseForms(ir, options));
+
+const rewrite = (ir: IR, plan: Plan): IR => {
+  if (plan.compact.size === 0 && plan.skip.size === 0) return ir;
+  const users = usersOf(ir);
+  const b = builder();
+  const ids = new Map<number, number>();
+  /** New ids of compact values, and their capacity. */
+  const capOf = new Map<number, number>();
+  /** kwtaThreshold and kwtaGrad ops replaced by the compact forms (kwtaGrad id -> the compact gradient's old-op stand-in). */
+  const dropped = new Set<number>();
+  const transposes = new Map<string, number>();
+  const at = (op: Op) => (op.layer !== undefined ? { layer: op.layer } : {});
+  const transposed = (w: number, sums: boolean, layer: { layer?: number }): number => {
+    const key = `${w}:${sums}`;
+    let t = transposes.get(key);
+    if (t === undefined) {
+      const [rows, cols] = b.op(w).shape!;
+      transposes.set(key, (t = b.emit('transpose', [w], { rows, cols, sums }, { batched: false, ...layer })));
+    }
+    return t;
+  };
+  /** The compact kwtaApply (new id) a kwtaGrad's threshold belongs to. */
+  const applyOfThreshold = new Map<number, number>();
+  for (const id of plan.compact) {
+    const a = ir.ops[id];
+    applyOfThreshold.set(a.inputs[1], id);
+    dropped.add(a.inputs[1]);
+    for (const kg of users[a.inputs[1]]) if (kg.op === 'kwtaGrad') dropped.add(kg.id);
+  }
+  const gCapOf = (old: number) => capOf.get(ids.get(old)!) ?? 0;
+
+  for (const op of ir.ops) {
+    if (dropped.has(op.id)) continue;
+    const ins = op.inputs.map((i) => ids.get(i)!);
+    let id: number;
+    if (op.op === 'kwtaApply' && plan.compact.has(op.id)) {
+      const cap = op.attrs.members as number;
+      const [x, , dc, s] = ins;
+      id = b.emit('kwtaCompact', [x, dc, s], { ...op.attrs, cap }, at(op));
+      capOf.set(id, cap);
+    } else if (op.op === 'dutyCycle' && capOf.has(ins[0])) {
+      id = b.emit('dutyCycleCompact', ins, { ...op.attrs, cap: capOf.get(ins[0])! }, { batched: false, ...at(op) });
+    } else if (op.op === 'linear' && capOf.has(ins[0])) {
+      const { units, fanIn } = op.attrs as { units: number; fanIn: number };
+      id = b.emit('gather', [ins[0], transposed(ins[1], false, at(op))], { rows: fanIn, cols: units, cap: fanIn, base: false }, at(op));
+    } else if (op.op === 'linear' && plan.skip.has(op.id)) {
+      const { units, fanIn } = op.attrs as { units: number; fanIn: number };
+      const c = b.emit('compactInput', [ins[0]], { cap: fanIn }, at(op));
+      capOf.set(c, fanIn);
+      id = b.emit('gather', [c, transposed(ins[1], true, at(op))], { rows: fanIn, cols: units, cap: fanIn, base: true }, at(op));
+    } else if (op.op === 'linearGradX' && users[op.id].length === 1 && dropped.has(users[op.id][0].id)) {
+      // kwtaGrad(linearGradX(g, W), y, threshold, ...) of a compact layer: g W at its winners only.
+      const kg = users[op.id][0];
+      const a = ids.get(applyOfThreshold.get(kg.inputs[2])!)!;
+      const { units, fanIn } = op.attrs as { units: number; fanIn: number };
+      id = b.emit('linearGradXAt', [ins[0], ins[1], a], { units, fanIn, cap: capOf.get(a)!, gCap: gCapOf(op.inputs[0]) }, at(kg));
+      capOf.set(id, capOf.get(a)!);
+      ids.set(kg.id, id);
+    } else if (op.op === 'linearGradX' && capOf.has(ins[0])) {
+      const { units, fanIn, shape } = op.attrs as { units: number; fanIn: number; shape: number[] };
+      id = b.emit('gather', [ins[0], ins[1]], { rows: units, cols: fanIn, cap: units, base: false, ...(shape.length !== 1 ? { shape } : {}) }, at(op));
+    } else if (op.op === 'biasGrad' && capOf.has(ins[0])) {
+      id = b.emit('biasGradCompact', ins, { ...op.attrs, cap: capOf.get(ins[0])! }, { batched: false, ...at(op) });
+    } else if (op.op === 'linearGradW' && (capOf.has(ins[0]) || capOf.has(ins[1]))) {
+      id = b.emit('linearGradWOuter', ins, { ...op.attrs, gCap: capOf.get(ins[0]) ?? 0, xCap: capOf.get(ins[1]) ?? 0 }, { batched: false, ...at(op) });
+    } else {
+      if (op.inputs.some((i) => capOf.has(ids.get(i)!))) throw new Error(`sparseForms: %${op.id} ${op.op} reads a compact value`);
+      id = b.emit(op.op, ins, op.attrs, { batched: op.batched, dtype: op.dtype, ...(op.shape && op.inputs.length === 0 ? { shape: op.shape } : {}), ...at(op) });
+    }
+    ids.set(op.id, id);
+  }
+  const map = (v: number) => ids.get(v)!;
+  return finish(
+    b,
+    ir,
+    map(ir.output),
+    Object.fromEntries(Object.entries(ir.results ?? {}).map(([k, v]) => [k, map(v)])),
+    (ir.updates ?? []).map((u) => ({ source: map(u.source), value: map(u.value) })),
+  );
+};
