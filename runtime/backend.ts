@@ -63,9 +63,18 @@ export interface Model extends Classifier {
   /**
    * Brings `state` up to date with what the backend holds (a device-resident backend reads its
    * buffers back). The runtime awaits it before it reads `state` (checkpoints, the end of
-   * training); backends whose `state` is always current leave it out.
+   * training); backends whose `state` is always current leave it out. gpujs:webgpu keeps the
+   * state's arrays (parameters, momentum buffers, duty cycles, masks) on the device between
+   * calls, so its `state` lags behind from its first training step until `sync` resolves;
+   * one-element tensors (boost strengths) are kept current on the host.
    */
   sync?(): Promise<void>;
+  /**
+   * Tells a device-resident backend that `state` was changed on the host between calls: the next
+   * call uploads it again, and device-side progress not brought back by `sync` is dropped (call
+   * `sync` first to edit the latest values). Backends that read `state` on every call leave it out.
+   */
+  invalidate?(): void;
   /** Frees what the backend holds outside `state` (GPU buffers, compiled kernels); the model is unusable after. */
   dispose?(): void;
 }

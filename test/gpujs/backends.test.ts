@@ -39,6 +39,7 @@ const twoSteps = async (model: Model) => {
   await model.trainStep(x, labels, batch, sgd, batch, rng);
   const logits = Float64Array.from(await model.predict(x, batch));
   const r = await model.trainStep(x, labels, batch, sgd, 2 * batch, rng);
+  await model.sync?.(); // gpujs:webgpu keeps the state on the device
   return { logits, loss: r.loss, state: model.state };
 };
 
