@@ -1,9 +1,16 @@
 /**
- * Ahead-of-time builds (`winnow build`): compiles a model's programs for the cpu backend and
- * bundles them with its state into ONE standalone ES module. The module holds the generated
- * kernels as code, the matrix products as embedded WebAssembly binaries, the state (weights,
- * masks, momentum, layer state) as embedded data, and `runtime/aot/standalone.ts` to run them:
- * no parser, compiler, wabt or io-ts at load time.
+ * Ahead-of-time builds (`winnow build`): compiles a model's programs for one backend and bundles
+ * them with its state into ONE standalone ES module, with no parser, compiler, wabt or io-ts at
+ * load time.
+ *
+ * - **cpu**: the generated kernels as code, the matrix products as embedded WebAssembly binaries,
+ *   the state (weights, masks, momentum, layer state) as embedded data, and
+ *   `runtime/aot/standalone.ts` to run them. Synchronous API.
+ * - **gpujs:<mode>**: the generated gpu.js kernel sources and the host bindings of each program
+ *   (runtime/gpujs/program.ts) as JSON, the state as embedded data, and
+ *   `runtime/aot/gpujs-standalone.ts` with the gpujs runner to run them. gpu.js itself is NOT
+ *   bundled: the module imports `gpu.js` (and, for webgpu in Node, `webgpu`) from where it runs.
+ *   Same exports as a cpu build, but `predict`, `trainStep`, `endEpoch` and `state` return Promises.
  *
  * Memory is laid out as the cpu backend does (runtime/cpu/model.ts): the state arena first, then,
  * for each program, its host inputs, temporaries and scratch. Programs run one at a time, so they
@@ -23,10 +30,18 @@ import { floatsOf } from '../../compiler/backend/passes/plan-buffers.ts';
 import { generateJs } from '../../compiler/codegen/js/program.ts';
 import type { Lowered } from '../../compiler/stages.ts';
 import { shapeSize } from '../../dsl/shape.ts';
-import { align, cpuCompileOptions, layoutProgram } from '../cpu/layout.ts';
+import { align, layoutProgram } from '../cpu/layout.ts';
 import type { ModelState } from '../model-state.ts';
 import { watToBinary } from '../cpu/wasm.ts';
+import { SOFTWARE_LOOP_LIMIT } from '../../compiler/codegen/gpujs/source.ts';
+import { gpujsProgram } from '../gpujs/program.ts';
+import type { GpujsMode } from '../gpujs/runner.ts';
+import type { GpujsStandaloneSpec } from './gpujs-standalone.ts';
 import type { ArenaEntry, ProgramSpec } from './standalone.ts';
+
+/** The backends a build can target. */
+export const buildBackends = ['cpu', 'gpujs:webgpu', 'gpujs:webgl2', 'gpujs:headlessgl', 'gpujs:webasm', 'gpujs:cpu'] as const;
+export type BuildBackend = (typeof buildBackends)[number];
 
 /** Options of a build. */
 export interface BuildOptions {
@@ -40,6 +55,8 @@ export interface BuildOptions {
   readonly rng: readonly [number, number, number, number];
   /** A comment line for the module's header (e.g. what it was built from). */
   readonly note?: string;
+  /** What the module runs on (default `cpu`). */
+  readonly backend?: BuildBackend;
 }
 
 
@@ -97,7 +114,7 @@ const base64 = (bytes: Uint8Array): string => Buffer.from(bytes.buffer, bytes.by
 
 /** One program compiled and placed above `base`: its spec (without the factory), the factory's source, and where its memory ends. */
 const placeProgram = async (lowered: Lowered, kind: ProgramKind, batch: number, base: number, arena: ReadonlyArray<ArenaEntry>) => {
-  const { schedule } = compile(lowered, { program: kind, batch, ...cpuCompileOptions });
+  const { schedule } = compile(lowered, { program: kind, batch });
   const ir = schedule.ir;
   const slots = new Map(arena.map((e) => [`${e.map}:${e.name}`, e.offset]));
   const { address, scratch, copies } = layoutProgram(schedule, base, (key) => slots.get(key));
@@ -127,8 +144,57 @@ const aotDir = (): string => {
   }
 };
 
-/** The entry module of a build (before bundling): the spec, with each program's generated factory as code. */
+/** The exports of a built module. */
+const exportsOf = (options: BuildOptions): string[] => [
+  'predict',
+  'state',
+  ...(options.inferenceOnly ? [] : ['trainStep', 'endEpoch', 'rngState']),
+  ...((options.backend ?? 'cpu') === 'cpu' ? [] : ['dispose']),
+];
+
+/** The entry module of a gpujs build: the spec (kernel sources and bindings as JSON) and the gpujs runtime. */
+const gpujsEntry = (lowered: Lowered, state: ModelState, options: BuildOptions & { backend: BuildBackend }): string => {
+  const { arena, end } = layoutArena(state, !options.inferenceOnly);
+  const kinds: ProgramKind[] = options.inferenceOnly ? ['inference'] : ['inference', 'train', 'epochEnd'];
+  const programs = Object.fromEntries(kinds.map((kind) => [kind, gpujsProgram(lowered, kind, kind === 'epochEnd' ? 1 : options.batch, { backend: options.backend })]));
+  const ops = lowered.ir.ops;
+  const spec: Omit<GpujsStandaloneSpec, 'data'> = {
+    name: options.name,
+    backend: options.backend,
+    mode: options.backend.slice('gpujs:'.length) as GpujsMode,
+    batch: options.batch,
+    classes: shapeSize(ops[lowered.ir.output].shape!),
+    inputShape: [...lowered.ir.inputShape],
+    floats: end,
+    arena,
+    rng: [...options.rng],
+    softwareLoopLimit: SOFTWARE_LOOP_LIMIT,
+    inference: programs.inference,
+    ...(programs.train ? { train: programs.train, epochEnd: programs.epochEnd } : {}),
+  };
+  const head = JSON.stringify(spec);
+  const exportsList = exportsOf(options);
+  return [
+    "import { createGpujsStandalone } from './gpujs-standalone.ts';",
+    '',
+    // The kernel sources inside are checked generated code (numbers and compiler-made identifiers), as JSON strings.
+    `const spec = { ${head.slice(1, -1)},`,
+    `  data: ${JSON.stringify(base64(encodeArena(arena, state)))},`,
+    '};',
+    'const model = await createGpujsStandalone(spec);',
+    '/** The model\'s name, the backend and batch size its programs are compiled for, its number of classes and the shape of one input. */',
+    'export const { name, backend, batch, classes } = spec;',
+    'export const inputShape = Object.freeze(spec.inputShape);',
+    `export const { ${exportsList.join(', ')} } = model;`,
+    `export default Object.freeze({ name, backend, batch, classes, inputShape, ${exportsList.join(', ')} });`,
+    '',
+  ].join('\n');
+};
+
+/** The entry module of a build (before bundling): the spec, with each program's generated factory as code (cpu) or its kernel sources (gpujs). */
 export const standaloneEntry = async (lowered: Lowered, state: ModelState, options: BuildOptions): Promise<string> => {
+  const backend = options.backend ?? 'cpu';
+  if (backend !== 'cpu') return gpujsEntry(lowered, state, { ...options, backend });
   const { arena, end: stateEnd } = layoutArena(state, !options.inferenceOnly);
   const kinds: ProgramKind[] = options.inferenceOnly ? ['inference'] : ['inference', 'train', 'epochEnd'];
   let memoryFloats = stateEnd;
@@ -150,7 +216,7 @@ export const standaloneEntry = async (lowered: Lowered, state: ModelState, optio
     rng: [...options.rng],
   };
   const head = JSON.stringify(constants);
-  const exportsList = ['predict', 'state', ...(options.inferenceOnly ? [] : ['trainStep', 'endEpoch', 'rngState'])];
+  const exportsList = exportsOf(options);
   return [
     "import { createStandalone } from './standalone.ts';",
     '',
@@ -174,6 +240,9 @@ export const buildStandalone = async (lowered: Lowered, state: ModelState, optio
   const { build } = await import('esbuild');
   // Comments carry only characters that cannot end a comment line.
   const safe = options.name.replace(/[^\w.-]/g, '_');
+  const backend = options.backend ?? 'cpu';
+  const what = backend === 'cpu' ? 'the cpu backend (generated JavaScript + WebAssembly SIMD)' : `${backend} (generated gpu.js kernels; imports gpu.js at load time)`;
+  const promise = backend === 'cpu' ? '' : ' (all but rngState and dispose return Promises)';
   const result = await build({
     stdin: { contents: entry, resolveDir: aotDir(), sourcefile: `${safe}.entry.mjs`, loader: 'js' },
     bundle: true,
@@ -183,11 +252,13 @@ export const buildStandalone = async (lowered: Lowered, state: ModelState, optio
     target: 'es2022',
     logLevel: 'silent',
     legalComments: 'none',
+    // gpujs builds: gpu.js and Dawn come from where the module runs; Node built-ins are imported only when used
+    external: ['gpu.js', 'webgpu', 'node:*'],
     banner: {
       js: [
-        `// ${safe}: a sparse network built by \`winnow build\` for the cpu backend (generated JavaScript + WebAssembly SIMD); do not edit.`,
+        `// ${safe}: a sparse network built by \`winnow build\` for ${what}; do not edit.`,
         ...(options.note ? [`// ${options.note.replace(/[\r\n\u2028\u2029]+/g, ' ')}`] : []),
-        `// exports: name, batch, classes, inputShape, predict(x, n)${options.inferenceOnly ? ', state()' : ', trainStep(x, labels, batch, { lr, momentum, weightDecay }, samplesSeen, seed?), endEpoch(), state(), rngState()'}`,
+        `// exports: name, ${backend === 'cpu' ? '' : 'backend, '}batch, classes, inputShape, predict(x, n)${options.inferenceOnly ? ', state()' : ', trainStep(x, labels, batch, { lr, momentum, weightDecay }, samplesSeen, seed?), endEpoch(), state(), rngState()'}${backend === 'cpu' ? '' : ', dispose()'}${promise}`,
       ].join('\n'),
     },
   });

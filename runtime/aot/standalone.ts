@@ -107,7 +107,7 @@ export const fromBase64 = (text: string): Uint8Array<ArrayBuffer> => {
 };
 
 /** Writes the arena's encoded data into memory (the inverse of build.ts's `encodeArena`). */
-const decodeArena = (arena: ReadonlyArray<ArenaEntry>, bytes: Uint8Array, M: Float32Array): void => {
+export const decodeArena = (arena: ReadonlyArray<ArenaEntry>, bytes: Uint8Array, M: Float32Array): void => {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   let at = 0;
   for (const e of arena) {

@@ -1,5 +1,5 @@
 /**
- * `winnow build <model> -o <file.mjs> [--backend cpu] [--inference-only] [--batch N] [--seed N]`:
+ * `winnow build <model> -o <file.mjs> [--backend cpu|gpujs:<mode>] [--inference-only] [--batch N] [--seed N]`:
  * the ahead-of-time step. Compiles a model (with a checkpoint's weights, or fresh ones from
  * --seed) into one standalone ES module (runtime/aot/build.ts), written atomically.
  */
@@ -9,7 +9,7 @@ import { basename, dirname, extname, resolve } from 'node:path';
 import { lower, trace } from '../../compiler/index.ts';
 import { checks } from '../../dsl/checks.ts';
 import { WinnowError } from '../../dsl/errors.ts';
-import { buildStandalone } from '../aot/build.ts';
+import { buildBackends, buildStandalone, type BuildBackend } from '../aot/build.ts';
 import { backendNames } from '../backends.ts';
 import { loadCheckpoint } from '../checkpoint/checkpoint.ts';
 import { isCheckpointDir } from '../checkpoint/store.ts';
@@ -25,7 +25,7 @@ export const buildSpec: CommandSpec = {
   positionals: ['model'],
   flags: {
     out: { type: 'string', short: 'o', help: 'the ES module to write (.mjs or .js; required)' },
-    backend: { type: 'string', choices: backendNames, help: 'what the module runs on: cpu (the default and, for now, the only choice)' },
+    backend: { type: 'string', choices: backendNames, help: 'what the module runs on: cpu (the default), or gpujs:webgpu, gpujs:webgl2, gpujs:headlessgl, gpujs:webasm, gpujs:cpu (the module then imports gpu.js where it runs)' },
     'inference-only': { type: 'bool', help: 'predict only: leave out the training programs, momentum and masks' },
     batch: { type: 'number', check: checks.positiveInt, help: 'batch size the programs are compiled for (default 64); predict takes any count, trainStep exactly this' },
     seed: { type: 'number', check: checks.nonNegativeInt, help: 'seed of fresh weights and of the training stream (default 1; not with a checkpoint)' },
@@ -58,8 +58,11 @@ const writeAtomically = (path: string, text: string): void => {
 /** Runs `build`. */
 export const buildCommand = async (argv: ReadonlyArray<string>, out: (s: string) => void, err: (s: string) => void): Promise<number> => {
   const { flags, positionals } = parseCommand(buildSpec, argv);
-  const backend = (flags.backend as string | undefined) ?? 'cpu';
-  if (backend !== 'cpu') throw new WinnowError('usage', `--backend ${backend} is not supported yet: winnow build supports --backend cpu`);
+  const given = (flags.backend as string | undefined) ?? 'cpu';
+  if (!(buildBackends as ReadonlyArray<string>).includes(given)) {
+    throw new WinnowError('usage', `--backend ${given} cannot be built into a module: winnow build supports --backend ${buildBackends.join(', ')}`);
+  }
+  const backend = given as BuildBackend;
   const outPath = checkOut(flags.out as string | undefined);
   const batch = (flags.batch as number | undefined) ?? 64;
   const inferenceOnly = flags['inference-only'] === true;
@@ -90,9 +93,9 @@ export const buildCommand = async (argv: ReadonlyArray<string>, out: (s: string)
     throw new WinnowError('usage', 'the model has no softmaxCrossEntropy head, so it cannot train: build it with --inference-only');
   }
   const name = network.name ?? basename(modelPath, extname(modelPath));
-  const text = await buildStandalone(lowered, state, { name, batch, inferenceOnly, rng, note: `built from ${from}, batch ${batch}` });
+  const text = await buildStandalone(lowered, state, { name, batch, inferenceOnly, rng, backend, note: `built from ${from}, ${backend}, batch ${batch}` });
   writeAtomically(outPath, text);
   const mb = (Buffer.byteLength(text) / 1e6).toFixed(1);
-  out(`wrote ${outPath} (${mb} MB): ${name} from ${from}, cpu, batch ${batch}, ${inferenceOnly ? 'inference only' : 'inference and training'}`);
+  out(`wrote ${outPath} (${mb} MB): ${name} from ${from}, ${backend}, batch ${batch}, ${inferenceOnly ? 'inference only' : 'inference and training'}`);
   return 0;
 };

@@ -24,9 +24,10 @@
  * // const status = await installNodeWebGPU();
  * // if (status.ok) new GPU({ mode: 'webgpu' }); else console.error(status.reason);
  */
-import { existsSync, readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { delimiter, join } from 'node:path';
+// Node's built-ins are imported when used, never at module load: a bundle holding this module (a
+// `winnow build --backend gpujs:webgpu` module) must still load in a browser, where it is not called.
+type NodeFs = typeof import('node:fs');
+const nodeFs = (): Promise<NodeFs> => import('node:fs');
 
 /** What `installNodeWebGPU` found: an adapter (and whether it is a software renderer), or why not. */
 export type NodeWebGPUStatus =
@@ -84,6 +85,7 @@ export async function releaseNodeWebGPU(): Promise<void> {
   installing = undefined;
   if (pending) await pending;
   try {
+    const { createRequire } = await import('node:module');
     const require = createRequire(import.meta.url);
     const gpujs = require('gpu.js') as { WebGPUContext?: { destroy(): Promise<void> } };
     await gpujs.WebGPUContext?.destroy();
@@ -119,7 +121,8 @@ async function install(): Promise<NodeWebGPUStatus> {
 
   // Dawn prints a two-line warning with a source location when libvulkan is missing; on Linux,
   // look first and skip the default backends when the Vulkan loader is not installed.
-  const hasVulkan = process.platform !== 'linux' || findSharedLibrary('libvulkan.so.1');
+  const fs = await nodeFs();
+  const hasVulkan = process.platform !== 'linux' || findSharedLibrary(fs, 'libvulkan.so.1');
   if (hasVulkan) {
     const { gpu, probe } = wrapGPU(webgpu.create([]), false);
     const adapter = await probe();
@@ -128,7 +131,7 @@ async function install(): Promise<NodeWebGPUStatus> {
 
   if (process.platform === 'linux' || process.platform === 'freebsd') {
     // Dawn dlopens the unversioned name, which Debian ships in libegl-dev.
-    if (!findSharedLibrary('libEGL.so')) {
+    if (!findSharedLibrary(fs, 'libEGL.so')) {
       return {
         ok: false,
         reason: `no WebGPU adapter: ${hasVulkan ? 'Vulkan gave none' : 'no Vulkan loader (libvulkan.so.1)'} and no libEGL.so for OpenGL ES (Debian: apt-get install libegl-dev libegl1 libgl1-mesa-dri)`,
@@ -230,8 +233,9 @@ function found(adapter: DawnAdapter, backend: 'default' | 'opengles'): NodeWebGP
 }
 
 /** Whether the dynamic linker can find `name`: in LD_LIBRARY_PATH, ld.so.cache or the usual directories. */
-function findSharedLibrary(name: string): boolean {
-  const dirs = [...(process.env.LD_LIBRARY_PATH ?? '').split(delimiter).filter(Boolean), '/lib', '/usr/lib', '/lib64', '/usr/lib64', '/usr/local/lib'];
+function findSharedLibrary({ existsSync, readFileSync }: NodeFs, name: string): boolean {
+  const join = (dir: string, file: string) => `${dir.replace(/\/+$/, '')}/${file}`;
+  const dirs = [...(process.env.LD_LIBRARY_PATH ?? '').split(process.platform === 'win32' ? ';' : ':').filter(Boolean), '/lib', '/usr/lib', '/lib64', '/usr/lib64', '/usr/local/lib'];
   if (process.arch === 'x64') dirs.push('/lib/x86_64-linux-gnu', '/usr/lib/x86_64-linux-gnu');
   if (process.arch === 'arm64') dirs.push('/lib/aarch64-linux-gnu', '/usr/lib/aarch64-linux-gnu');
   if (dirs.some((d) => existsSync(join(d, name)))) return true;

@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -11,6 +11,7 @@ import { loadCheckpoint } from '../../runtime/checkpoint/checkpoint.ts';
 import { loadMnist, normalizeInto } from '../../runtime/mnist.ts';
 import { decayBoostStrengths, initModelState, type ModelState } from '../../runtime/model-state.ts';
 import { Rng } from '../../runtime/rng.ts';
+import { requireWebGPU, skipWebGPU } from '../gpu/helpers.ts';
 import { winnow } from './helpers.ts';
 
 // Everything the build writes lives outside the repository, so the module cannot lean on its node_modules.
@@ -177,7 +178,7 @@ describe('winnow build', () => {
   it('refuses bad flags with one line naming the flag, exit code 2, and writes nothing', () => {
     const cases: Array<[string[], RegExp]> = [
       [['examples/models/sparse-mlp.json'], /--out is required/],
-      [['examples/models/sparse-mlp.json', '-o', join(tmp, 'g.mjs'), '--backend', 'gpujs:webgpu'], /--backend gpujs:webgpu is not supported yet: winnow build supports --backend cpu/],
+      [['examples/models/sparse-mlp.json', '-o', join(tmp, 'g.mjs'), '--backend', 'reference'], /--backend reference cannot be built into a module: winnow build supports --backend cpu, gpujs:webgpu, gpujs:webgl2, gpujs:headlessgl, gpujs:webasm, gpujs:cpu/],
       [['examples/models/sparse-mlp.json', '-o', join(tmp, 'g.mjs'), '--backend', 'tpu'], /--backend must be one of auto, reference, cpu/],
       [['examples/models/sparse-mlp.json', '-o', join(tmp, 'g.mjs'), '--batch', '0'], /--batch must be a positive integer, got 0/],
       [['examples/models/sparse-mlp.json', '-o', join(tmp, 'g.mjs'), '--seed=-1'], /--seed must be a non-negative integer/],
@@ -195,5 +196,81 @@ describe('winnow build', () => {
     }
     expect(readdirSync(tmp).filter((f) => f.startsWith('g.'))).toEqual([]);
     expect(winnow(['build', '--help']).stdout).toMatch(/-o, --out <value>/);
+  });
+});
+
+/** A gpujs module's API: a cpu build's, with Promises. */
+interface BuiltGpujs {
+  readonly name: string;
+  readonly backend: string;
+  readonly batch: number;
+  readonly predict: (x: Float32Array, n: number) => Promise<Float32Array>;
+  readonly trainStep: (x: Float32Array, labels: Uint8Array, batch: number, sgd: { lr: number; momentum: number; weightDecay: number }, samplesSeen: number, seed?: number | { float(): number }) => Promise<{ loss: number; correct: number }>;
+  readonly endEpoch: () => Promise<void>;
+  readonly state: () => Promise<ReturnType<Built['state']>>;
+  readonly dispose: () => void;
+}
+
+describe('winnow build --backend gpujs:*', () => {
+  // gpu.js (and Dawn) are imports of a gpujs module, not part of it: make them resolvable next to the modules
+  for (const dep of ['gpu.js', 'webgpu']) symlinkSync(join(process.cwd(), 'node_modules', dep), join(tmp, dep), 'dir');
+
+  /** Builds `model` for `backend` at `batch` and checks it against the in-process model on the same backend. */
+  const sameAsInProcess = async (backend: string, model: string, batch: number) => {
+    const file = join(tmp, `${model}-${backend.replace(':', '-')}.mjs`);
+    const r = build([`examples/models/${model}.json`, '--backend', backend, '--batch', String(batch)], file);
+    expect(r.stdout).toMatch(new RegExp(`, ${backend}, batch ${batch}, inference and training\\n$`));
+    const text = readFileSync(file, 'utf8');
+    for (const marker of ['parseWat', 'wabt', 'io-ts', 'fp-ts', 'generateJs', 'planBuffers', 'gpujsKernels', 'esbuild', 'new Function', 'eval(']) expect(text, marker).not.toContain(marker);
+    expect(text).toMatch(/import\("gpu\.js"\)/); // gpu.js is imported where the module runs, not bundled
+    const m = (await load(file)) as unknown as BuiltGpujs;
+    expect([m.backend, m.batch]).toEqual([backend, batch]);
+    const lowered = lower(trace(readModelFile(`examples/models/${model}.json`)));
+    const state = initModelState(lowered, { seed: 1, dtype: 'float32' });
+    const inProcess = await createModel(backend, lowered, state);
+    try {
+      // batch + 3 samples: a full chunk and a zero-padded one
+      const x = images(batch + 3);
+      expect(maxDiff(await m.predict(x, batch + 3), await inProcess.predict(x, batch + 3))).toBeLessThanOrEqual(1e-6);
+      expect(stateDiff(await m.state(), state)).toBe(0);
+      const rng = Rng.fromSeed(1, 2); // the module's own stream for seed 1
+      for (const step of [1, 2, 3]) {
+        const from = (step - 1) * batch;
+        const xb = images(batch, from);
+        const labels = test.labels.slice(from, from + batch);
+        const a = await inProcess.trainStep(xb, labels, batch, sgd, batch * step, rng);
+        const b = await m.trainStep(xb, labels, batch, sgd, batch * step);
+        expect(b.correct).toBe(a.correct);
+        expect(Math.abs(b.loss - a.loss)).toBeLessThanOrEqual(1e-6);
+      }
+      await m.endEpoch();
+      await inProcess.endEpoch();
+      await inProcess.sync?.();
+      expect(stateDiff(await m.state(), state)).toBeLessThanOrEqual(1e-6);
+      expect(maxDiff(await m.predict(x, batch + 3), await inProcess.predict(x, batch + 3))).toBeLessThanOrEqual(1e-6);
+      await expect(m.trainStep(images(2), test.labels, 2, sgd, 2)).rejects.toThrow(new RegExp(`compiled for batch ${batch}, got 2 \\(rebuild with --batch 2\\)`));
+    } finally {
+      inProcess.dispose?.();
+      m.dispose();
+    }
+  };
+
+  it('gpujs:webasm: the module predicts, trains and decays boost strengths as the in-process model does', async () => {
+    await sameAsInProcess('gpujs:webasm', 'sparse-mlp', 16);
+  });
+
+  it.skipIf(skipWebGPU)('gpujs:webgpu: the module predicts, trains and decays boost strengths as the in-process model does', async () => {
+    await requireWebGPU();
+    await sameAsInProcess('gpujs:webgpu', 'sparse-mlp', 8);
+  });
+
+  it('loads with plain node where gpu.js is installed (--inference-only)', () => {
+    const file = join(tmp, 'dense-gpujs-cpu.mjs');
+    expect(build(['examples/models/dense-mlp.json', '--backend', 'gpujs:cpu', '--inference-only', '--batch', '4'], file).stdout).toMatch(/gpujs:cpu, batch 4, inference only\n$/);
+    const script = join(tmp, 'use-gpujs.mjs');
+    writeFileSync(script, "import * as m from './dense-gpujs-cpu.mjs';\nconst y = await m.predict(new Float32Array(5 * 784), 5);\nconsole.log(JSON.stringify({ name: m.name, backend: m.backend, n: y.length, finite: y.every(Number.isFinite), train: typeof m.trainStep }));\nm.dispose();\n");
+    const r = spawnSync(process.execPath, [script], { cwd: tmp, encoding: 'utf8', env: { PATH: process.env.PATH ?? '' } });
+    expect(r.status, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toEqual({ name: 'dense_mlp', backend: 'gpujs:cpu', n: 50, finite: true, train: 'undefined' });
   });
 });

@@ -7,7 +7,9 @@
 import { describe, expect, it } from 'vitest';
 import { lower, trace } from '../../compiler/index.ts';
 import { modelFromJSON } from '../../dsl/index.ts';
+import { standaloneEntry } from '../../runtime/aot/build.ts';
 import { kernelSourceBackends, openKernelSources, type SourceFile } from '../../runtime/kernel-sources.ts';
+import { initModelState } from '../../runtime/model-state.ts';
 
 const canary = 'Zq9canary';
 const description = `${canary} */ }); globalThis.pwned = 1; (function(){ // </script> ;; (module) "\\u0000 \`\${process.exit(1)}\``;
@@ -68,4 +70,19 @@ describe('generated sources never contain text from the model file', () => {
       expect(named).toEqual(await sourcesOf(backend, model(false)));
     });
   }
+
+  // A gpujs build embeds each program (kernel sources, kernel and state names, bindings) as JSON
+  // text; with the module's name given apart, the entry of the canary model is the unnamed one's.
+  it('winnow build --backend gpujs:*: no canary in the module entry, which equals the unnamed model\'s', async () => {
+    const entry = async (named: boolean) => {
+      const lowered = lower(trace(modelFromJSON(model(named))));
+      const state = initModelState(lowered, { seed: 1, dtype: 'float32' });
+      return standaloneEntry(lowered, state, { name: 'm', batch: 8, inferenceOnly: false, rng: [1, 2, 3, 4], backend: 'gpujs:webgpu' });
+    };
+    const named = await entry(true);
+    expect(named).toContain('"source":"function (');
+    expect(named.toLowerCase()).not.toContain(canary.toLowerCase());
+    expect(named).not.toContain('pwned');
+    expect(named).toEqual(await entry(false));
+  });
 });
