@@ -30,7 +30,7 @@ import { floatsOf } from '../../compiler/backend/passes/plan-buffers.ts';
 import { generateJs } from '../../compiler/codegen/js/program.ts';
 import type { Lowered } from '../../compiler/stages.ts';
 import { shapeSize } from '../../dsl/shape.ts';
-import { align, layoutProgram } from '../cpu/layout.ts';
+import { align, cpuCompileOptions, layoutProgram } from '../cpu/layout.ts';
 import type { ModelState } from '../model-state.ts';
 import { watToBinary } from '../cpu/wasm.ts';
 import { SOFTWARE_LOOP_LIMIT } from '../../compiler/codegen/gpujs/source.ts';
@@ -114,7 +114,7 @@ const base64 = (bytes: Uint8Array): string => Buffer.from(bytes.buffer, bytes.by
 
 /** One program compiled and placed above `base`: its spec (without the factory), the factory's source, and where its memory ends. */
 const placeProgram = async (lowered: Lowered, kind: ProgramKind, batch: number, base: number, arena: ReadonlyArray<ArenaEntry>) => {
-  const { schedule } = compile(lowered, { program: kind, batch });
+  const { schedule } = compile(lowered, { program: kind, batch, ...cpuCompileOptions });
   const ir = schedule.ir;
   const slots = new Map(arena.map((e) => [`${e.map}:${e.name}`, e.offset]));
   const { address, scratch, copies } = layoutProgram(schedule, base, (key) => slots.get(key));
