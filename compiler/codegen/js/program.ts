@@ -15,6 +15,7 @@ import type { Kernel, Schedule } from '../../backend/schedule.ts';
 import type { IR, Op } from '../../ir.ts';
 import { size } from '../../ops/prim/helpers.ts';
 import { channelOf, elementwiseExpr, groupOf, intLit as int, invStd, kwtaKey, kwtaWins, lit, type Reader } from '../expr.ts';
+import { convKernel } from './conv.ts';
 import { sparseKernel, type WasmFunctions } from './sparse.ts';
 import { updateKernel } from './update.ts';
 import { matmulModule, type MatmulSpec } from './wat.ts';
@@ -95,7 +96,7 @@ export const generateJs = (s: Schedule, addressOf: AddressOf, scratch: number): 
   const wasm: WasmFunctions = {
     add: (params, locals, body) => {
       const name = `s${extra.length}`;
-      extra.push([`  (func (export "${name}") ${params}`, ...locals.map((l) => `    ${l}`), ...body.map((l) => `    ${l}`), '  )'].join('\n'));
+      extra.push([`  (func $${name} (export "${name}") ${params}`, ...locals.map((l) => `    ${l}`), ...body.map((l) => `    ${l}`), '  )'].join('\n'));
       return name;
     },
   };
@@ -105,6 +106,11 @@ export const generateJs = (s: Schedule, addressOf: AddressOf, scratch: number): 
     if (sparse) {
       scratchFloats = Math.max(scratchFloats, sparse.scratchFloats);
       return sparse;
+    }
+    const conv = convKernel(ir, k, batch, addressOf, scratch, wasm);
+    if (conv) {
+      scratchFloats = Math.max(scratchFloats, conv.scratchFloats);
+      return conv;
     }
     if (matmulOps.has(root.op)) {
       const needScratch = k.ops.length > 1;
