@@ -2,14 +2,21 @@
  * gpujs:webgpu keeps the model state on the device between calls (runtime/gpujs/webgpu-resident.ts):
  * the same results, bit for bit, as uploading the state on every call; `predict` after a step sees
  * its weights; `state` lags until `sync`; `invalidate` makes host edits count; a non-finite step
- * leaves the state alone; a step whose program is evicted is not lost.
+ * leaves the state alone; a step whose program is evicted is not lost; checkpoints written by the
+ * train loop (at epoch ends and on interruption) hold the device's state and resume bit-identically.
  */
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { lower, trace } from '../../compiler/index.ts';
 import { boost, dense, dropout, input, kwta, pipe, softmaxCrossEntropy, sparse } from '../../dsl/index.ts';
+import { loadCheckpoint, type Hyperparameters } from '../../runtime/checkpoint/checkpoint.ts';
 import { createGpujsModel, type GpujsModel } from '../../runtime/gpujs/model.ts';
+import { loadMnist } from '../../runtime/mnist.ts';
 import { initModelState, type ModelState } from '../../runtime/model-state.ts';
 import { Rng } from '../../runtime/rng.ts';
+import { train } from '../../runtime/train.ts';
 import { requireWebGPU, skipWebGPU, values } from '../gpu/helpers.ts';
 import { convert } from '../parity/helpers.ts';
 
@@ -120,5 +127,34 @@ describe.skipIf(skipWebGPU)('gpujs:webgpu: state on the device', () => {
     } finally {
       model.dispose();
     }
+  });
+
+  it('checkpoints hold the device state: resuming after an epoch or an interruption is bit-identical', async () => {
+    await requireWebGPU();
+    const network = pipe(input([784]), dense(16), sparse(0.5), kwta({ k: 4 }), boost({ strength: 1.5, strengthFactor: 0.8 }), dropout(0.2), dense(10), softmaxCrossEntropy);
+    const hyper: Hyperparameters = { epochs: 2, batchSize: 16, firstEpochBatchSize: 8, lr: 0.05, lrGamma: 0.8, momentum: 0.9, weightDecay: 1e-4, trainLimit: 48 };
+    const base = { network, hyper, seed: 5, backend: 'gpujs:webgpu', trainSet: loadMnist('train', { limit: 48 }), testSet: loadMnist('test', { limit: 16 }) } as const;
+    const dir = () => mkdtempSync(join(tmpdir(), 'winnow-resident-'));
+    const full = await train(base);
+    full.model.dispose?.();
+    const want = bits(full.model.state);
+
+    const a = dir();
+    (await train({ ...base, hyper: { ...hyper, epochs: 1 }, out: a })).model.dispose?.();
+    const resumed = await train({ ...base, out: a, resume: loadCheckpoint(a) });
+    resumed.model.dispose?.();
+    expect(bits(resumed.model.state)).toEqual(want);
+    expect(bits(loadCheckpoint(a).state)).toEqual(want);
+
+    // interrupted after the second step of the first epoch: its checkpoint is read back from the device mid-epoch
+    const b = dir();
+    const controller = new AbortController();
+    let steps = 0;
+    const first = await train({ ...base, out: b, signal: controller.signal, onProgress: () => ++steps === 2 && controller.abort() });
+    first.model.dispose?.();
+    expect(first.interrupted).toBe(true);
+    const rest = await train({ ...base, out: b, resume: loadCheckpoint(b) });
+    rest.model.dispose?.();
+    expect(bits(rest.model.state)).toEqual(want);
   });
 });
