@@ -26,7 +26,7 @@ export interface SparseKernelCode {
   readonly scratchFloats: number;
 }
 
-/** Where the program collects WebAssembly functions: `add(body)` returns the export name (`s<i>`). */
+/** Where the program collects WebAssembly functions: `add(body)` returns the export name (`s<i>`), which is also the function's `$s<i>` for calls. */
 export interface WasmFunctions {
   readonly add: (params: string, locals: ReadonlyArray<string>, body: ReadonlyArray<string>) => string;
 }
@@ -46,6 +46,9 @@ const store = (ir: IR, k: Kernel, addr: AddressOf, batch: number): string[] => {
   const r = reader(ir, addr, batch, ir.ops[k.output].batched);
   return [...k.ops.slice(1).map((o) => `v = ${elementwiseExpr(ir.ops[o], 'v', r)};`), `M[${int(addr(k.output))} + o] = v;`];
 };
+
+/** The int32 view of the memory, for the index slots of compact values (JavaScript kernels that read or write them). */
+const intView = 'const I = new Int32Array(M.buffer, M.byteOffset, M.length);';
 
 const fn = (k: Kernel, extent: number, body: ReadonlyArray<string>, closure: ReadonlyArray<string> = []): string =>
   [...closure, `function ${k.name}(M, lo = 0, hi = ${int(extent)}) {`, ...body.map((l) => `  ${l}`), '}'].join('\n');
@@ -89,7 +92,7 @@ export const sparseKernel = (s: Schedule, k: Kernel, addr: AddressOf, scratch: n
   }
   switch (root.op) {
     case 'kwtaCompact':
-      return kwtaCompact(ir, k, root, batch, addr, wasm);
+      return kwtaCompact(ir, k, root, batch, addr, scratch, wasm);
     case 'compactInput':
       return compactInputKernel(ir, k, root, batch, addr);
     case 'dutyCycleCompact':
@@ -112,14 +115,15 @@ export const sparseKernel = (s: Schedule, k: Kernel, addr: AddressOf, scratch: n
 const rec = (addr: AddressOf, v: number, stride: number, b = 'b'): string => `${int(addr(v))} + ${b} * ${int(stride)}`;
 
 /**
- * kwtaCompact: per sample, the boosted keys (per-unit factors computed once per call, in
- * JavaScript: Math.exp) written into the sample's value slots, then in WebAssembly a copy of them
- * into its index slots, the k-th largest by quickselect there, and the winners in index order
- * (each value slot is overwritten only after its key was read). A NaN key makes JavaScript find
- * the threshold by sorting, as the dense kernel does. Same keys, threshold, tie and relu rules as
- * kwtaThreshold + kwtaApply.
+ * kwtaCompact: the per-unit boost factors fround(exp(-strength x dutyCycle)) once per call (in
+ * JavaScript, for Math.exp); then per sample, in WebAssembly, the keys x x factor in float32 (what
+ * Math.fround gives) into the sample's value slots, the k-th largest key (a histogram of the keys
+ * narrows it to one bucket, quickselect finishes; the index slots are work space), and the
+ * winners in index order (each value slot is overwritten only after its key was read). A NaN key
+ * makes JavaScript find the threshold by sorting, as the dense kernel does. Same keys, threshold,
+ * tie and relu rules as kwtaThreshold + kwtaApply.
  */
-const kwtaCompact = (_ir: IR, k: Kernel, op: Op, batch: number, addr: AddressOf, wasm: WasmFunctions): SparseKernelCode => {
+const kwtaCompact = (_ir: IR, k: Kernel, op: Op, batch: number, addr: AddressOf, scratch: number, wasm: WasmFunctions): SparseKernelCode => {
   const a = op.attrs as Record<string, number>;
   const n = a.members;
   const kk = a.k;
@@ -128,14 +132,12 @@ const kwtaCompact = (_ir: IR, k: Kernel, op: Op, batch: number, addr: AddressOf,
   const [x, dc, s] = op.inputs;
   const name = k.name;
   const at = (base: string, slot: number, j: string) => `(f32.load offset=${slot * 4} ${add(base, mul(j, i32(4)))})`;
-  // select(rec) -> the (n - k)-th smallest of the keys copied into the index slots (Hoare partitions, median of three).
-  const el = (i: string) => `(f32.load offset=${L.index * 4} ${add(get('pr'), `(i32.shl ${i} (i32.const 2))`)})`;
-  const put = (i: string, v: string) => `(f32.store offset=${L.index * 4} ${add(get('pr'), `(i32.shl ${i} (i32.const 2))`)} ${v})`;
-  const select = wasm.add('(param $pr i32) (result f32)', ['l', 'r', 'm', 'i', 'j', 'kth'].map((v) => `(local $${v} i32)`).concat(['p0', 'p1', 'p2', 'x', 't'].map((v) => `(local $${v} f32)`)), [
-    ...forLoop('j', i32(0), i32(n), 1, [`(f32.store offset=${L.index * 4} ${add(get('pr'), mul(get('j'), i32(4)))} ${at(get('pr'), L.value, get('j'))})`], 'c'),
-    set('kth', i32(n - kk)),
+  // quick(pa, len, kth) -> the kth smallest of the floats at pa[0..len) (Hoare partitions around a median of three; no NaN).
+  const el = (i: string) => `(f32.load ${add(get('pa'), `(i32.shl ${i} (i32.const 2))`)})`;
+  const put = (i: string, v: string) => `(f32.store ${add(get('pa'), `(i32.shl ${i} (i32.const 2))`)} ${v})`;
+  const quick = wasm.add('(param $pa i32) (param $len i32) (param $kth i32) (result f32)', ['l', 'r', 'm', 'i', 'j'].map((v) => `(local $${v} i32)`).concat(['p0', 'p1', 'p2', 'x', 't'].map((v) => `(local $${v} f32)`)), [
     set('l', i32(0)),
-    set('r', i32(n - 1)),
+    set('r', '(i32.sub (local.get $len) (i32.const 1))'),
     '(block $done (loop $outer',
     '  (br_if $done (i32.le_s (local.get $r) (local.get $l)))',
     `  ${set('m', '(i32.shr_s (i32.add (local.get $l) (local.get $r)) (i32.const 1))')}`,
@@ -157,6 +159,82 @@ const kwtaCompact = (_ir: IR, k: Kernel, op: Op, batch: number, addr: AddressOf,
     '  (br $done)))',
     el(get('kth')),
   ]);
+  // select(rec, x, f) -> the k-th largest key, or NaN when a key is NaN. It first writes the keys, x x f in
+  // float32 (what Math.fround(x * f) gives), into the value slots (the index slots are then work space).
+  const keyAt = (j: string) => at(get('pr'), L.value, j);
+  const idxB = `(i32.add ${get('pr')} ${i32(L.index * 4)})`;
+  const n4 = n - (n % 4);
+  const keys = [
+    set('nan', '(v128.const i32x4 0 0 0 0)'),
+    ...forLoop('j', i32(0), i32(n4 * 4), 16, [
+      set('v', `(f32x4.mul (v128.load ${add(get('px'), get('j'))}) (v128.load ${add(get('pf'), get('j'))}))`),
+      `(v128.store offset=${L.value * 4} ${add(get('pr'), get('j'))} ${get('v')})`,
+      set('nan', `(v128.or ${get('nan')} (f32x4.ne ${get('v')} ${get('v')}))`),
+    ], 'k4'),
+    ...forLoop('j', i32(n4 * 4), i32(n * 4), 4, [
+      set('x', `(f32.mul (f32.load ${add(get('px'), get('j'))}) (f32.load ${add(get('pf'), get('j'))}))`),
+      `(f32.store offset=${L.value * 4} ${add(get('pr'), get('j'))} ${get('x')})`,
+      set('nan', `(v128.or ${get('nan')} (f32x4.ne (f32x4.splat ${get('x')}) (f32x4.splat ${get('x')})))`),
+    ], 'k1'),
+    `(if (v128.any_true ${get('nan')}) (then (return (f32.const nan))))`,
+  ];
+  const copyAll = forLoop('j', i32(0), i32(n), 1, [`(f32.store offset=${L.index * 4} ${add(get('pr'), mul(get('j'), i32(4)))} ${keyAt(get('j'))})`], 'c');
+  const full = [...copyAll, `(return (call $${quick} ${idxB} ${i32(n)} ${i32(n - kk)}))`];
+  // With many members: a histogram of the keys in 256 equal buckets over [min, max] (a bucket index monotonic in
+  // the key, computed 4 keys at a time) finds the bucket holding the k-th largest; only that bucket's keys go to
+  // quickselect. Counts are in index slots 0..255, the bucket's keys after them; a bucket too large for the room
+  // left (or infinite keys) falls back to quickselect over all keys.
+  const buckets = 256;
+  const room = L.value - L.index - buckets - 4;
+  const bucketsOf = (v: string) => `(i32x4.min_s (i32x4.trunc_sat_f32x4_s (f32x4.mul (f32x4.sub ${v} ${get('vlo')}) ${get('vsc')})) ${get('vtop')})`;
+  const count = (b: string) => `(i32.load offset=${L.index * 4} ${add(get('pr'), `(i32.shl ${b} (i32.const 2))`)})`;
+  const bump = (b: string) => `(i32.store offset=${L.index * 4} ${add(get('pr'), `(i32.shl ${b} (i32.const 2))`)} (i32.add ${count(b)} (i32.const 1)))`;
+  const lane = (l: number) => `(i32x4.extract_lane ${l} ${get('vb')})`;
+  const histogram = n >= 512 && n % 4 === 0 && room > 0
+    ? [
+        set('vlo', `(v128.load offset=${L.value * 4} ${get('pr')})`),
+        set('vhi', get('vlo')),
+        ...forLoop('j', i32(16), i32(n * 4), 16, [set('v', `(v128.load offset=${L.value * 4} ${add(get('pr'), get('j'))})`), set('vlo', `(f32x4.min ${get('vlo')} ${get('v')})`), set('vhi', `(f32x4.max ${get('vhi')} ${get('v')})`)], 'mm'),
+        set('lo', `(f32.min (f32.min (f32x4.extract_lane 0 ${get('vlo')}) (f32x4.extract_lane 1 ${get('vlo')})) (f32.min (f32x4.extract_lane 2 ${get('vlo')}) (f32x4.extract_lane 3 ${get('vlo')})))`),
+        set('hi', `(f32.max (f32.max (f32x4.extract_lane 0 ${get('vhi')}) (f32x4.extract_lane 1 ${get('vhi')})) (f32.max (f32x4.extract_lane 2 ${get('vhi')}) (f32x4.extract_lane 3 ${get('vhi')})))`),
+        `(if (f32.eq ${get('lo')} ${get('hi')}) (then (return ${get('hi')})))`,
+        set('sc', `(f32.div (f32.const ${buckets}) (f32.sub ${get('hi')} ${get('lo')}))`),
+        `(if (i32.eqz (f32.lt ${get('sc')} (f32.const inf))) (then ${full.join(' ')}))`,
+        `(if (f32.eq ${get('sc')} (f32.const 0)) (then ${full.join(' ')}))`,
+        set('vlo', `(f32x4.splat ${get('lo')})`),
+        set('vsc', `(f32x4.splat ${get('sc')})`),
+        set('vtop', `(i32x4.splat ${i32(buckets - 1)})`),
+        ...forLoop('j', i32(0), i32(buckets * 4), 16, [`(v128.store offset=${L.index * 4} ${add(get('pr'), get('j'))} (v128.const i32x4 0 0 0 0))`], 'z'),
+        ...forLoop('j', i32(0), i32(n * 4), 16, [
+          set('vb', bucketsOf(`(v128.load offset=${L.value * 4} ${add(get('pr'), get('j'))})`)),
+          bump(lane(0)), bump(lane(1)), bump(lane(2)), bump(lane(3)),
+        ], 'h'),
+        set('above', i32(0)),
+        set('b', i32(buckets - 1)),
+        '(block $fx (loop $fl',
+        `  ${set('c', count(get('b')))}`,
+        `  (br_if $fx (i32.ge_u (i32.add ${get('above')} ${get('c')}) ${i32(kk)}))`,
+        `  ${set('above', add(get('above'), get('c')))}`,
+        `  ${set('b', '(i32.sub (local.get $b) (i32.const 1))')}`,
+        '  (br $fl)))',
+        `(if (i32.gt_u ${get('c')} ${i32(room)}) (then ${full.join(' ')}))`,
+        set('vt', `(i32x4.splat ${get('b')})`),
+        set('m', i32(0)),
+        // 4 keys at a time: any in the bucket? (rarely): then one by one, in index order.
+        ...forLoop('j', i32(0), i32(n * 4), 16, [
+          set('v', `(v128.load offset=${L.value * 4} ${add(get('pr'), get('j'))})`),
+          set('vb', `(i32x4.eq ${bucketsOf(get('v'))} ${get('vt')})`),
+          `(if (v128.any_true ${get('vb')}) (then`,
+          ...[0, 1, 2, 3].flatMap((l) => [
+            `(f32.store offset=${(L.index + buckets) * 4} ${add(get('pr'), `(i32.shl ${get('m')} (i32.const 2))`)} (f32x4.extract_lane ${l} ${get('v')}))`,
+            set('m', add(get('m'), `(i32.and ${lane(l)} (i32.const 1))`)),
+          ]),
+          '))',
+        ], 'g'),
+        `(call $${quick} ${add(idxB, i32(buckets * 4))} ${get('c')} (i32.sub ${get('c')} (i32.sub ${i32(kk)} ${get('above')})))`,
+      ]
+    : full.slice(0, -1).concat([`(call $${quick} ${idxB} ${i32(n)} ${i32(n - kk)})`]);
+  const select = wasm.add('(param $pr i32) (param $px i32) (param $pf i32) (result f32)', ['j', 'b', 'c', 'm', 'above'].map((v) => `(local $${v} i32)`).concat(['lo', 'hi', 'sc', 'x'].map((v) => `(local $${v} f32)`), ['vlo', 'vhi', 'v', 'vb', 'vsc', 'vtop', 'vt', 'nan'].map((v) => `(local $${v} v128)`)), [...keys, ...histogram]);
   // list(rec, x, t): the winners' indices and values, the count; keys are in the value slots.
   const xj = `(f32.load ${add(get('px'), mul(get('j'), i32(4)))})`;
   const key = at(get('pr'), L.value, get('j'));
@@ -172,30 +250,29 @@ const kwtaCompact = (_ir: IR, k: Kernel, op: Op, batch: number, addr: AddressOf,
     ...forLoop('j', i32(0), i32(n), 1, [
       set('key', key),
       ...wins,
-      `(if ${get('w')} (then`,
-      `  (f32.store offset=${L.index * 4} ${add(get('pr'), mul(get('c'), i32(4)))} (f32.convert_i32_u ${get('j')}))`,
-      `  (f32.store offset=${L.value * 4} ${add(get('pr'), mul(get('c'), i32(4)))} ${xj})`,
-      `  ${set('c', add(get('c'), i32(1)))}))`,
+      // Written whether it wins or not (no branch); slot c <= j, so no key still to be read is overwritten.
+      `(i32.store offset=${L.index * 4} ${add(get('pr'), mul(get('c'), i32(4)))} ${get('j')})`,
+      `(f32.store offset=${L.value * 4} ${add(get('pr'), mul(get('c'), i32(4)))} ${xj})`,
+      set('c', add(get('c'), get('w'))),
     ], 'l'),
     `(f32.store ${get('pr')} (f32.convert_i32_u ${get('c')}))`,
     `(f32.store offset=4 ${get('pr')} (f32.const 0))`,
   ]);
-  const closure = [`const ${name}_f = new Float64Array(${int(n)}), ${name}_work = new Float32Array(${int(n)});`];
+  const closure = [`const ${name}_f = new Float32Array(${int(n)}), ${name}_work = new Float32Array(${int(n)});`];
+  // The per-unit boost factors (Math.exp: JavaScript), then into the scratch slot of the range's first sample for WebAssembly.
   const body = [
-    `const f = ${name}_f;`,
+    `const f = ${name}_f, F = ${int(scratch)} + lo * ${int(n)};`,
     `const s = M[${int(addr(s))}];`,
-    `for (let j = 0; j < ${int(n)}; j++) f[j] = Math.fround(Math.exp(0.0 - s * M[${int(addr(dc))} + ${hw === 1 ? 'j' : `Math.floor(j / ${int(hw)})`}]));`,
+    `for (let j = 0; j < ${int(n)}; j++) f[j] = Math.exp(0.0 - s * M[${int(addr(dc))} + ${hw === 1 ? 'j' : `Math.floor(j / ${int(hw)})`}]);`,
+    'M.set(f, F);',
     'for (let b = lo; b < hi; b++) {',
-    `  const xb = ${int(addr(x))} + b * ${int(n)}, out = ${rec(addr, op.id, L.stride)}, keys = out + ${int(L.value)};`,
-    '  let nan = false;',
-    `  for (let j = 0; j < ${int(n)}; j++) { const key = Math.fround(M[xb + j] * f[j]); M[keys + j] = key; if (key !== key) nan = true; }`,
-    '  let t;',
-    `  if (nan) { const work = ${name}_work; work.set(M.subarray(keys, keys + ${int(n)})); work.sort(); t = work[${int(n - kk)}]; }`,
-    `  else t = W.${select}(out * 4);`,
+    `  const xb = ${int(addr(x))} + b * ${int(n)}, out = ${rec(addr, op.id, L.stride)};`,
+    `  let t = W.${select}(out * 4, xb * 4, F * 4);`,
+    `  if (t !== t) { const work = ${name}_work, keys = out + ${int(L.value)}; work.set(M.subarray(keys, keys + ${int(n)})); work.sort(); t = work[${int(n - kk)}]; }`,
     `  W.${list}(out * 4, xb * 4, t);`,
     '}',
   ];
-  return { text: fn(k, batch, body, closure), partition: { extent: batch, grain: 1, work: batch * n * 12 }, scratchFloats: 0 };
+  return { text: fn(k, batch, body, closure), partition: { extent: batch, grain: 1, work: batch * n * 12 }, scratchFloats: batch * n };
 };
 
 /** compactInput: per sample, the elements that differ from its first, minus it (rounded to float32 as stored). */
@@ -204,13 +281,14 @@ const compactInputKernel = (_ir: IR, k: Kernel, op: Op, batch: number, addr: Add
   const L = compactLayout(F);
   const x = op.inputs[0];
   const body = [
+    intView,
     'for (let b = lo; b < hi; b++) {',
     `  const xb = ${int(addr(x))} + b * ${int(F)}, out = ${rec(addr, op.id, L.stride)};`,
     '  const c = M[xb];',
     '  let count = 0;',
     `  for (let p = 0; p < ${int(F)}; p++) {`,
     '    const v = M[xb + p];',
-    `    if (v !== c) { M[out + ${int(L.index)} + count] = p; M[out + ${int(L.value)} + count] = v - c; count++; }`,
+    `    if (v !== c) { I[out + ${int(L.index)} + count] = p; M[out + ${int(L.value)} + count] = v - c; count++; }`,
     '  }',
     '  M[out] = count;',
     '  M[out + 1] = c;',
@@ -231,9 +309,10 @@ const unitReduction = (ir: IR, k: Kernel, op: Op, batch: number, addr: AddressOf
   const L = compactLayout(a.cap);
   const c = op.inputs[0];
   const name = k.name;
-  const unit = hw === 1 ? `M[cb + ${int(L.index)} + t]` : `Math.floor(M[cb + ${int(L.index)} + t] / ${int(hw)})`;
+  const unit = hw === 1 ? `I[cb + ${int(L.index)} + t]` : `Math.floor(I[cb + ${int(L.index)} + t] / ${int(hw)})`;
   const duty = op.op === 'dutyCycleCompact';
   const body = [
+    intView,
     `const acc = ${name}_acc;`,
     'acc.fill(0, lo, hi);',
     `for (let b = 0; b < ${int(batch)}; b++) {`,
@@ -344,13 +423,29 @@ const gather = (ir: IR, k: Kernel, op: Op, batch: number, addr: AddressOf, scrat
   const { rows, cols, cap } = op.attrs as { rows: number; cols: number; cap: number };
   const base = op.attrs.base as boolean;
   const L = compactLayout(cap);
-  const fused = k.ops.length > 1;
-  const target = fused ? scratch : addr(op.id);
+  const c8 = cols - (cols % 8);
+  const c4 = cols - (cols % 4);
+  // Fused bias (one per column) and ReLU are applied in WebAssembly to each finished row (y + b, then
+  // 0 < y ? y : 0, as the JavaScript expressions do); other fused ops in JavaScript, from the scratch area.
+  const fusedOps = k.ops.slice(1).map((o) => ir.ops[o]);
+  const inWasm = fusedOps.every((f) => f.op === 'relu' || (f.op === 'biasAdd' && f.attrs.hw === 1 && !ir.ops[f.inputs[1]].batched));
+  const fused = !inWasm;
+  const target = fused ? scratch : addr(k.output);
+  const rowOps = inWasm
+    ? fusedOps.map((f) => (f.op === 'relu' ? (v: string) => `(f32x4.pmax (v128.const i32x4 0 0 0 0) ${v})` : (v: string, q: string) => `(f32x4.add ${v} (v128.load ${add(i32(addr(f.inputs[1]) * 4), q)}))`))
+    : [];
+  const rowOpsScalar = inWasm
+    ? fusedOps.map((f) => (f.op === 'relu' ? (v: string) => `(select ${v} (f32.const 0) (f32.lt (f32.const 0) ${v}))` : (v: string, q: string) => `(f32.add ${v} (f32.load ${add(i32(addr(f.inputs[1]) * 4), q)}))`))
+    : [];
+  const finishRow = rowOps.length
+    ? [
+        ...forLoop('q', i32(0), i32(c4 * 4), 16, [`(v128.store ${add(get('py'), get('q'))} ${rowOps.reduce((v, f) => f(v, get('q')), `(v128.load ${add(get('py'), get('q'))})`)})`], 'f4'),
+        ...forLoop('q', i32(c4 * 4), i32(cols * 4), 4, [`(f32.store ${add(get('py'), get('q'))} ${rowOpsScalar.reduce((v, f) => f(v, get('q')), `(f32.load ${add(get('py'), get('q'))})`)})`], 'f1'),
+      ]
+    : [];
   const Cb = addr(op.inputs[0]) * 4;
   const Rb = addr(op.inputs[1]) * 4;
   const colB = cols * 4;
-  const c8 = cols - (cols % 8);
-  const c4 = cols - (cols % 4);
   /** y[col..] (+)= terms of rows r0..r{R-1} at vector (V = 4 lanes) or scalar width, `offset` bytes into the row. */
   const step = (R: number, vec: boolean, offset: number): string => {
     const ld = vec ? 'v128.load' : 'f32.load';
@@ -362,7 +457,7 @@ const gather = (ir: IR, k: Kernel, op: Op, batch: number, addr: AddressOf, scrat
   };
   const pass = (R: number, tag: string): string[] => [
     ...Array.from({ length: R }, (_, r) => [
-      set(`r${r}`, add(i32(Rb), mul(`(i32.trunc_sat_f32_u (f32.load offset=${(L.index + r) * 4} ${add(get('pc'), mul(get('j'), i32(4)))}))`, i32(colB)))),
+      set(`r${r}`, add(i32(Rb), mul(`(i32.load offset=${(L.index + r) * 4} ${add(get('pc'), mul(get('j'), i32(4)))})`, i32(colB)))),
       set(`f${r}`, `(f32.load offset=${(L.value + r) * 4} ${add(get('pc'), mul(get('j'), i32(4)))})`),
       set(`v${r}`, `(f32x4.splat ${get(`f${r}`)})`),
     ]).flat(),
@@ -390,6 +485,7 @@ const gather = (ir: IR, k: Kernel, op: Op, batch: number, addr: AddressOf, scrat
     ...init,
     ...forLoop('j', i32(0), get('n4'), 4, pass(4, 'g'), 'gj'),
     ...forLoop('j', get('n4'), get('n'), 1, pass(1, 'h'), 'hj'),
+    ...finishRow,
   ], 'b');
   const locals = ['b', 'pc', 'py', 'n', 'n4', 'j', 'q', 'r0', 'r1', 'r2', 'r3'].map((v) => `(local $${v} i32)`)
     .concat([0, 1, 2, 3].map((r) => `(local $f${r} f32) (local $v${r} v128)`));
@@ -405,10 +501,12 @@ const gather = (ir: IR, k: Kernel, op: Op, batch: number, addr: AddressOf, scrat
 };
 
 /**
- * linearGradXAt (WebAssembly): per sample, the listed elements of g W. The list's byte offsets go
- * to the sample's slot of the scratch area; then for each entry of g (every unit when g is dense,
- * the listed units when compact), in unit order, the output values += g value x the row's elements
- * at the list, in float32; the result keeps `at`'s list.
+ * linearGradXAt (WebAssembly): per sample, the listed elements of g W, computed row by row of W so
+ * that each row is read once per call while it is in cache: first, for each sample of the range,
+ * its output takes `at`'s list with zero values, the list's byte offsets go to the sample's scratch
+ * slot, and a compact g is expanded there into a dense row (zeros elsewhere); then for each unit u
+ * of W in order and each sample whose g is not zero at u, value_j += g x W[u][index_j] for the
+ * sample's list, in float32. Each value sums its terms in unit order whatever the split.
  */
 const gradXAt = (_ir: IR, k: Kernel, op: Op, batch: number, addr: AddressOf, scratch: number, wasm: WasmFunctions): SparseKernelCode => {
   const { units, fanIn, cap, gCap } = op.attrs as Record<string, number>;
@@ -417,52 +515,56 @@ const gradXAt = (_ir: IR, k: Kernel, op: Op, batch: number, addr: AddressOf, scr
   const [g, w, at] = op.inputs;
   const Ab = addr(at) * 4;
   const Ob = addr(op.id) * 4;
+  const slot = cap + (gCap > 0 ? units : 0); // floats per sample in the scratch area: offsets, then the expanded g
   const Sb = scratch * 4;
   const Wb = addr(w) * 4;
   const Gb = addr(g) * 4;
   const rowB = fanIn * 4;
-  // acc_j += gv * W[row + off_j], for j in [0, n), 4 at a time then 1.
   const mac = (j: number) => `(f32.store offset=${(L.value + j) * 4} ${get('pv')} (f32.add (f32.load offset=${(L.value + j) * 4} ${get('pv')}) (f32.mul ${get('gv')} (f32.load ${add(get('row'), `(i32.load offset=${j * 4} ${get('ps')})`)}))))`;
-  const overList = [
-    set('pv', get('po')),
-    set('ps', get('sb')),
-    ...forLoop('j', i32(0), get('n4'), 4, [mac(0), mac(1), mac(2), mac(3), set('pv', add(get('pv'), i32(16))), set('ps', add(get('ps'), i32(16)))], 'm4'),
-    ...forLoop('j', get('n4'), get('n'), 1, [mac(0), set('pv', add(get('pv'), i32(4))), set('ps', add(get('ps'), i32(4)))], 'm1'),
-  ];
-  const entries = gCap > 0
-    ? [
-        set('pg', add(i32(Gb), mul(get('b'), i32(G.stride * 4)))),
-        set('gn', '(i32.trunc_sat_f32_u (f32.load (local.get $pg)))'),
-        ...forLoop('t', i32(0), get('gn'), 1, [
-          set('row', add(i32(Wb), mul(`(i32.trunc_sat_f32_u (f32.load offset=${G.index * 4} ${add(get('pg'), mul(get('t'), i32(4)))}))`, i32(rowB)))),
-          set('gv', `(f32.load offset=${G.value * 4} ${add(get('pg'), mul(get('t'), i32(4)))})`),
-          ...overList,
-        ], 't'),
-      ]
-    : forLoop('t', i32(0), i32(units), 1, [
-        set('row', add(i32(Wb), mul(get('t'), i32(rowB)))),
-        set('gv', `(f32.load ${add(i32(Gb), mul(add(mul(get('b'), i32(units)), get('t')), i32(4)))})`),
-        ...overList,
-      ], 't');
-  const body = forLoop('b', get('lo'), get('hi'), 1, [
+  const prepare = forLoop('b', get('lo'), get('hi'), 1, [
     set('pa', add(i32(Ab), mul(get('b'), i32(L.stride * 4)))),
     set('po', add(i32(Ob), mul(get('b'), i32(L.stride * 4)))),
-    set('sb', add(i32(Sb), mul(get('b'), i32(cap * 4)))),
+    set('sb', add(i32(Sb), mul(get('b'), i32(slot * 4)))),
     set('n', '(i32.trunc_sat_f32_u (f32.load (local.get $pa)))'),
-    set('n4', `(i32.and ${get('n')} ${i32(0xfffffffc)})`),
     `(f32.store ${get('po')} (f32.load ${get('pa')}))`,
     `(f32.store offset=4 ${get('po')} (f32.const 0))`,
     ...forLoop('j', i32(0), get('n'), 1, [
-      set('x', `(f32.load offset=${L.index * 4} ${add(get('pa'), mul(get('j'), i32(4)))})`),
-      `(f32.store offset=${L.index * 4} ${add(get('po'), mul(get('j'), i32(4)))} ${get('x')})`,
+      set('i', `(i32.load offset=${L.index * 4} ${add(get('pa'), mul(get('j'), i32(4)))})`),
+      `(i32.store offset=${L.index * 4} ${add(get('po'), mul(get('j'), i32(4)))} ${get('i')})`,
       `(f32.store offset=${L.value * 4} ${add(get('po'), mul(get('j'), i32(4)))} (f32.const 0))`,
-      `(i32.store ${add(get('sb'), mul(get('j'), i32(4)))} (i32.shl (i32.trunc_sat_f32_u ${get('x')}) (i32.const 2)))`,
+      `(i32.store ${add(get('sb'), mul(get('j'), i32(4)))} (i32.shl ${get('i')} (i32.const 2)))`,
     ], 'c'),
-    ...entries,
-  ], 'b');
-  const locals = ['b', 'pa', 'po', 'sb', 'pg', 'n', 'n4', 'gn', 'j', 't', 'row', 'pv', 'ps'].map((v) => `(local $${v} i32)`).concat(['(local $gv f32)', '(local $x f32)']);
-  const name = wasm.add('(param $lo i32) (param $hi i32)', locals, body);
-  return { text: fn(k, batch, [`W.${name}(lo, hi);`]), partition: { extent: batch, grain: 1, work: batch * Math.min(cap, 128) * Math.min(gCap || units, 128) }, scratchFloats: batch * cap };
+    ...(gCap > 0
+      ? [
+          set('pg', add(i32(Gb), mul(get('b'), i32(G.stride * 4)))),
+          ...forLoop('t', i32(0), i32(units), 1, [`(f32.store offset=${cap * 4} ${add(get('sb'), mul(get('t'), i32(4)))} (f32.const 0))`], 'z'),
+          set('gn', '(i32.trunc_sat_f32_u (f32.load (local.get $pg)))'),
+          ...forLoop('t', i32(0), get('gn'), 1, [
+            `(f32.store offset=${cap * 4} ${add(get('sb'), `(i32.shl (i32.load offset=${G.index * 4} ${add(get('pg'), mul(get('t'), i32(4)))}) (i32.const 2))`)} (f32.load offset=${G.value * 4} ${add(get('pg'), mul(get('t'), i32(4)))}))`,
+          ], 'e'),
+        ]
+      : []),
+  ], 'p');
+  const gAt = gCap > 0
+    ? `(f32.load offset=${cap * 4} ${add(add(i32(Sb), mul(get('b'), i32(slot * 4))), mul(get('u'), i32(4)))})`
+    : `(f32.load ${add(i32(Gb), mul(add(mul(get('b'), i32(units)), get('u')), i32(4)))})`;
+  const rows = forLoop('u', i32(0), i32(units), 1, [
+    set('row', add(i32(Wb), mul(get('u'), i32(rowB)))),
+    ...forLoop('b', get('lo'), get('hi'), 1, [
+      set('gv', gAt),
+      `(if (f32.ne ${get('gv')} (f32.const 0)) (then`,
+      set('pv', add(i32(Ob), mul(get('b'), i32(L.stride * 4)))),
+      set('ps', add(i32(Sb), mul(get('b'), i32(slot * 4)))),
+      set('n', `(i32.trunc_sat_f32_u (f32.load ${get('pv')}))`),
+      set('n4', `(i32.and ${get('n')} ${i32(0xfffffffc)})`),
+      ...forLoop('j', i32(0), get('n4'), 4, [mac(0), mac(1), mac(2), mac(3), set('pv', add(get('pv'), i32(16))), set('ps', add(get('ps'), i32(16)))], 'm4'),
+      ...forLoop('j', get('n4'), get('n'), 1, [mac(0), set('pv', add(get('pv'), i32(4))), set('ps', add(get('ps'), i32(4)))], 'm1'),
+      '))',
+    ], 'rb'),
+  ], 'ru');
+  const locals = ['b', 'u', 'pa', 'po', 'sb', 'pg', 'n', 'n4', 'gn', 'j', 't', 'row', 'pv', 'ps', 'i'].map((v) => `(local $${v} i32)`).concat(['(local $gv f32)']);
+  const name = wasm.add('(param $lo i32) (param $hi i32)', locals, [...prepare, ...rows]);
+  return { text: fn(k, batch, [`W.${name}(lo, hi);`]), partition: { extent: batch, grain: 1, work: batch * Math.min(cap, 128) * Math.min(gCap || units, 128) + units * batch }, scratchFloats: batch * slot };
 };
 
 /**
@@ -518,7 +620,7 @@ const gradWOuter = (ir: IR, k: Kernel, op: Op, batch: number, addr: AddressOf, s
           set('s0', xRow(get('b'))),
           set('xn', `(i32.trunc_sat_f32_u (f32.load ${get('s0')}))`),
           ...forLoop('t', i32(0), get('xn'), 1, [
-            set('p', add(get('row'), `(i32.shl (i32.trunc_sat_f32_u (f32.load offset=${X.index * 4} ${add(get('s0'), mul(get('t'), i32(4)))})) (i32.const 2))`)),
+            set('p', add(get('row'), `(i32.shl (i32.load offset=${X.index * 4} ${add(get('s0'), mul(get('t'), i32(4)))}) (i32.const 2))`)),
             `(f32.store ${get('p')} (f32.add (f32.load ${get('p')}) (f32.mul ${get('gv')} (f32.load offset=${X.value * 4} ${add(get('s0'), mul(get('t'), i32(4)))}))))`,
           ], 'x'),
         ], 'xe'),
@@ -577,11 +679,12 @@ const gradWOuter = (ir: IR, k: Kernel, op: Op, batch: number, addr: AddressOf, s
   const name = wasm.add('(param $lo i32) (param $hi i32)', locals, body);
   const lists = gCap > 0
     ? [
+        intView,
         `for (let u = lo; u < hi; u++) M[${int(cntB / 4)} + u] = 0;`,
         `for (let b = 0; b < ${int(batch)}; b++) {`,
         `  const gb = ${rec(addr, g, G.stride)}, gn = M[gb];`,
         '  for (let t = 0; t < gn; t++) {',
-        `    const u = M[gb + ${int(G.index)} + t];`,
+        `    const u = I[gb + ${int(G.index)} + t];`,
         '    if (u < lo || u >= hi) continue;',
         `    const c = M[${int(cntB / 4)} + u], e = ${int(entB / 4)} + (u * ${int(batch)} + c) * 2;`,
         `    M[e] = b; M[e + 1] = M[gb + ${int(G.value)} + t]; M[${int(cntB / 4)} + u] = c + 1;`,

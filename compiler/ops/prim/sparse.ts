@@ -5,8 +5,8 @@
  *
  * **Compact values.** A compact value lists, per sample, the active elements of a dense vector of
  * `cap` elements (the "expanded" vector): a header of 4 floats `[count, base, 0, 0]`, then `cap`
- * slots of element indices (as floats, increasing), then `cap` slots of values (each run padded to
- * a multiple of 4): `compactStride(cap)` floats per sample. The expanded vector is `base` at every
+ * slots of element indices (int32 bit patterns in the float32 memory, increasing), then `cap`
+ * slots of values (each run padded to a multiple of 4): `compactStride(cap)` floats per sample. The expanded vector is `base` at every
  * element not listed and `base + value` at the listed ones. k-winners outputs have base 0 (and
  * count k, or more when keys tie at the threshold, or fewer with `relu`); an input compacted
  * around its background value has base = the background (the sample's first element). The
