@@ -1,12 +1,13 @@
 function (M, W) {
   function k0_compactInput(M, lo = 0, hi = 64) {
+    const I = new Int32Array(M.buffer, M.byteOffset, M.length);
     for (let b = lo; b < hi; b++) {
       const xb = 3592064 + b * 784, out = 3642320 + b * 1572;
       const c = M[xb];
       let count = 0;
       for (let p = 0; p < 784; p++) {
         const v = M[xb + p];
-        if (v !== c) { M[out + 4 + count] = p; M[out + 788 + count] = v - c; count++; }
+        if (v !== c) { I[out + 4 + count] = p; M[out + 788 + count] = v - c; count++; }
       }
       M[out] = count;
       M[out + 1] = c;
@@ -17,15 +18,6 @@ function (M, W) {
   }
   function k2_gather_biasAdd_relu(M, lo = 0, hi = 64) {
     W.s1(lo, hi);
-    for (let b = lo; b < hi; b++) {
-      for (let e = 0; e < 1000; e++) {
-        const o = b * 1000 + e;
-        let v = M[4721344 + o];
-        v = (v + M[784000 + e]);
-        v = (v > 0.0 ? v : 0.0);
-        M[4527928 + o] = v;
-      }
-    }
   }
   function k3_linear_biasAdd_relu(M, lo = 0, hi = 64) {
     W.f0(lo, hi);
