@@ -1,7 +1,8 @@
 /**
  * `winnow bench [--backend B[,B...]] [--model M] [--steps N] [--repetitions N] [--out FILE] [--json]`:
  * training-step (batch 64) and inference (batch 1000) samples/s of a model on MNIST, per backend,
- * and the cpu/reference ratio. (`npm run bench`, bench/compare.ts, compares winnow with TensorFlow.js.)
+ * and the cpu/reference ratio. With `--profile`: one cpu training step kernel by kernel
+ * (runtime/profile.ts). (`npm run bench`, bench/compare.ts, compares winnow with TensorFlow.js.)
  */
 import { accessSync, constants, existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, relative } from 'node:path';
@@ -10,6 +11,7 @@ import { checks } from '../../dsl/checks.ts';
 import { WinnowError } from '../../dsl/errors.ts';
 import { backendNames } from '../backends.ts';
 import { defaultPlans, runBench, type BenchResult } from '../bench.ts';
+import { profileTraining, type ProfileResult } from '../profile.ts';
 import { parseCommand, type CommandSpec } from './args.ts';
 import { formatTable, thousands } from './table.ts';
 
@@ -26,6 +28,7 @@ export const benchSpec: CommandSpec = {
     repetitions: { type: 'number', check: checks.positiveInt, help: `timed runs per backend; the median is reported (default ${defaultPlans.fast.repetitions}; ${defaultPlans.slow.repetitions} on the slow backends)` },
     out: { type: 'string', help: 'also write the results as JSON to this file' },
     json: { type: 'bool', help: 'print one JSON object instead of the table' },
+    profile: { type: 'bool', help: 'time a cpu training step kernel by kernel (--steps steps, default 20) instead: where the time goes' },
   },
 };
 
@@ -84,9 +87,35 @@ export const benchTable = (r: BenchResult): string => {
   ].join('\n');
 };
 
+/** A profile as a table: kernels by time, most first, then the host's share and the step. */
+export const profileTable = (p: ProfileResult): string => {
+  const ms = (x: number) => x.toFixed(3);
+  const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
+  let cumulative = 0;
+  const rows = [...p.kernels].sort((a, b) => b.meanMs - a.meanMs).map((k) => {
+    cumulative += k.share;
+    return [k.name, k.ops, ms(k.meanMs), ms(k.minMs), pct(k.share), pct(cumulative)];
+  });
+  return [
+    `profile of one cpu training step: ${p.model}, batch ${p.batch}, ${p.threads} thread${p.threads === 1 ? '' : 's'}, ${p.steps} steps after ${p.warmup} warm-up (wall milliseconds; other load on the machine moves every number)`,
+    ...p.forms.map((f) => `form: ${f}`),
+    formatTable(['kernel', 'ops', 'ms/step', 'min ms', 'share', 'cumulative'], rows),
+    `host inputs ${ms(p.hostMs)} ms, copy-backs ${ms(p.copyMs)} ms; step ${ms(p.stepMs)} ms = ${speed(p.samplesPerSecond)} samples/s`,
+  ].join('\n');
+};
+
 /** Runs `bench`. */
 export const benchCommand = async (argv: ReadonlyArray<string>, out: (s: string) => void, err: (s: string) => void): Promise<number> => {
   const { flags } = parseCommand(benchSpec, argv);
+  if (flags.profile) {
+    if (flags.backend !== undefined && flags.backend !== 'cpu') throw new WinnowError('usage', `--profile times the cpu backend's kernels; --backend ${flags.backend as string} is not cpu`);
+    if (flags.repetitions !== undefined) throw new WinnowError('usage', '--repetitions does not apply with --profile (use --steps)');
+    if (flags.out !== undefined) checkWritable(flags.out as string);
+    const p = await profileTraining({ model: (flags.model as string | undefined) ?? defaultModel(), ...(flags.steps !== undefined ? { steps: flags.steps as number } : {}) });
+    if (flags.out !== undefined) writeFileSync(flags.out as string, `${JSON.stringify(p, null, 2)}\n`);
+    out(flags.json ? JSON.stringify(p, null, 2) : profileTable(p));
+    return 0;
+  }
   let backends: string[] | undefined;
   if (flags.backend !== undefined) {
     backends = (flags.backend as string).split(',').map((b) => b.trim());
