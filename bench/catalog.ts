@@ -53,23 +53,25 @@ export interface Plan {
   readonly steps: number;
   /** predict calls (batch 1000) per timed run. */
   readonly inferenceCalls: number;
+  /** Timed runs (of each kind); the median is reported. */
+  readonly repetitions: number;
 }
 
-/** Plans by speed class: slow contenders (hundreds of samples/s at most) take fewer steps. */
+/**
+ * Plans by speed class. The contenders the targets compare (winnow cpu, TF.js best) get short
+ * runs and more of them, so that the medians shrug off bursts of load on a shared machine; the
+ * slow ones (a few hundred samples/s at most) get fewer steps and runs, so the whole bench stays
+ * within a few minutes on two cores.
+ */
 export const plans = {
-  fast: { warmup: 5, steps: 40, inferenceCalls: 2 },
-  medium: { warmup: 3, steps: 12, inferenceCalls: 2 },
-  slow: { warmup: 1, steps: 4, inferenceCalls: 1 },
-  quick: { warmup: 1, steps: 2, inferenceCalls: 1 },
+  fast: { warmup: 8, steps: 24, inferenceCalls: 2, repetitions: 5 },
+  medium: { warmup: 3, steps: 10, inferenceCalls: 2, repetitions: 3 },
+  slow: { warmup: 1, steps: 4, inferenceCalls: 1, repetitions: 3 },
+  quick: { warmup: 1, steps: 2, inferenceCalls: 1, repetitions: 1 },
 } as const satisfies Readonly<Record<string, Plan>>;
 
-/** A contender's plan (`quick`: the tiny plan the tests use). */
-export const planFor = (id: ContenderId, quick: boolean): Plan => {
-  if (quick) return plans.quick;
-  if (id === 'reference' || id === 'gpujs:webasm') return plans.slow;
-  if (id === 'tfjs-stock') return plans.medium;
-  return plans.fast;
+/** A contender's plan (`quick`: the tiny plan the tests use; `repetitions` overrides the plan's). */
+export const planFor = (id: ContenderId, quick: boolean, repetitions?: number): Plan => {
+  const plan: Plan = quick ? plans.quick : id === 'reference' || id === 'gpujs:webasm' ? plans.slow : id === 'tfjs-stock' ? plans.medium : plans.fast;
+  return repetitions === undefined ? plan : { ...plan, repetitions };
 };
-
-/** Default repetitions (timed runs per contender and model; medians are reported). */
-export const defaultRepetitions = 3;

@@ -21,7 +21,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { accessSync, constants, existsSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { benchModels, contenderIds, contenders, defaultRepetitions, modelIds, planFor, type ContenderId, type ModelId } from './catalog.ts';
+import { benchModels, contenderIds, contenders, modelIds, planFor, type ContenderId, type ModelId } from './catalog.ts';
 import type { FromWorker, Job, ToWorker } from './protocol.ts';
 import { evaluateTargets, formatResults, median, readmeSection, replaceReadmeSection, type BenchResults, type Measurement } from './report.ts';
 
@@ -38,7 +38,8 @@ export interface BenchPaths {
 
 interface Options {
   readonly quick: boolean;
-  readonly repetitions: number;
+  /** Overrides every plan's repetitions. */
+  readonly repetitions: number | undefined;
   readonly contenders: ReadonlyArray<ContenderId>;
   readonly models: ReadonlyArray<ModelId>;
   readonly out: string | undefined;
@@ -84,8 +85,11 @@ const parse = (argv: ReadonlyArray<string>, root: string): Options => {
   // A quick run is a smoke test: it writes results.json only when asked to.
   if (out === undefined && !quick) out = join(root, 'bench', 'results.json');
   if (readme && quick) throw new UsageError('--readme takes a full run, not --quick');
-  return { quick, json, readme, repetitions: repetitions ?? (quick ? 1 : defaultRepetitions), contenders: cs, models: ms, out };
+  return { quick, json, readme, repetitions, contenders: cs, models: ms, out };
 };
+
+/** How long a worker may take to start or to answer one request before it is given up. */
+const workerTimeoutMs = 15 * 60_000;
 
 /** A running worker and its pending answer. */
 class Worker {
@@ -101,7 +105,9 @@ class Worker {
       this.stderr = (this.stderr + d.toString()).slice(-4000);
     });
     this.child.on('message', (m: FromWorker) => this.deliver(m));
-    this.child.on('exit', (code, signal) => {
+    // A failed spawn or a send to a worker that has gone: answered as an error, never thrown.
+    this.child.on('error', (e) => this.deliver({ type: 'error', message: `worker: ${e.message}` }));
+    this.child.on('close', (code, signal) => {
       this.exited = true;
       const last = this.stderr.trim().split('\n').filter(Boolean).pop();
       this.deliver({ type: 'error', message: `worker exited (${signal ?? `code ${code}`})${last ? `: ${last}` : ''}` });
@@ -116,11 +122,21 @@ class Worker {
     } else this.inbox.push(m);
   }
 
-  /** The next message from the worker. */
-  next(): Promise<FromWorker> {
+  /** The next message from the worker; an error (and the worker killed) after `timeoutMs`. */
+  next(timeoutMs = workerTimeoutMs): Promise<FromWorker> {
     const m = this.inbox.shift();
     if (m) return Promise.resolve(m);
-    return new Promise((res) => (this.waiting = res));
+    return new Promise((res) => {
+      const timer = setTimeout(() => {
+        this.waiting = undefined;
+        this.kill();
+        res({ type: 'error', message: `no answer within ${timeoutMs / 1000} s` });
+      }, timeoutMs);
+      this.waiting = (m) => {
+        clearTimeout(timer);
+        res(m);
+      };
+    });
   }
 
   /** Sends a request and waits for its answer; an error answer throws. */
@@ -160,7 +176,7 @@ const measure = async (o: Options, paths: BenchPaths, log: (s: string) => void):
     o.contenders.map((c): Slot => ({
       contender: c,
       model: m,
-      job: { contender: c, model: benchModels.find((x) => x.id === m)!.file, batch, inferenceBatch, plan: planFor(c, o.quick) },
+      job: { contender: c, model: benchModels.find((x) => x.id === m)!.file, batch, inferenceBatch, plan: planFor(c, o.quick, o.repetitions) },
       trainRuns: [],
       inferRuns: [],
       lastLoss: NaN,
@@ -192,8 +208,9 @@ const measure = async (o: Options, paths: BenchPaths, log: (s: string) => void):
         for (let s = pending.shift(); s; s = pending.shift()) await start(s);
       }),
     );
-    for (let r = 0; r < o.repetitions; r++) {
-      for (const s of live()) {
+    const rounds = Math.max(0, ...slots.map((s) => s.job.plan.repetitions));
+    for (let r = 0; r < rounds; r++) {
+      for (const s of live().filter((x) => r < x.job.plan.repetitions)) {
         try {
           const m = await s.worker!.ask({ type: 'train' }, 'train');
           s.trainRuns.push((s.job.plan.steps * batch) / m.seconds);
@@ -202,10 +219,10 @@ const measure = async (o: Options, paths: BenchPaths, log: (s: string) => void):
           failed(s, e);
         }
       }
-      log(`training run ${r + 1} of ${o.repetitions} done`);
+      log(`training round ${r + 1} of ${rounds} done`);
     }
-    for (let r = 0; r < o.repetitions; r++) {
-      for (const s of live()) {
+    for (let r = 0; r < rounds; r++) {
+      for (const s of live().filter((x) => r < x.job.plan.repetitions)) {
         try {
           const m = await s.worker!.ask({ type: 'infer' }, 'infer');
           s.inferRuns.push((s.job.plan.inferenceCalls * inferenceBatch) / m.seconds);
@@ -213,7 +230,7 @@ const measure = async (o: Options, paths: BenchPaths, log: (s: string) => void):
           failed(s, e);
         }
       }
-      log(`inference run ${r + 1} of ${o.repetitions} done`);
+      log(`inference round ${r + 1} of ${rounds} done`);
     }
     for (const s of live()) {
       try {
@@ -251,7 +268,6 @@ const measure = async (o: Options, paths: BenchPaths, log: (s: string) => void):
     quick: o.quick,
     batch,
     inferenceBatch,
-    repetitions: o.repetitions,
     ...(tfInfo ? { tfjs: { version: String(tfInfo.version), backend: String(tfInfo.backend), threads: Number(tfInfo.threads), simd: tfInfo.simd === true } } : {}),
     models: benchModels.filter((m) => o.models.includes(m.id)),
     contenders: contenders.filter((c) => o.contenders.includes(c.id)),

@@ -6,12 +6,12 @@
  * results.json (`schema: "winnow.bench/2"`):
  * - `date`, `node`, `platform`, `cpuModel`, `cores` (`os.availableParallelism()`), `seconds` (the
  *   whole run), `quick` (true for the tiny `--quick` plan), `batch` (64, training) and
- *   `inferenceBatch` (1000), `repetitions` (timed runs per contender and model).
+ *   `inferenceBatch` (1000).
  * - `tfjs`: the TF.js version, backend (`wasm`), `threads` it ran with and `simd`, as a TF.js
  *   worker reported them (absent when no TF.js contender ran).
  * - `models`: `{ id, file, description }`; `contenders`: `{ id, label, library }`.
- * - `results`: one entry per contender and model: `plan` (`warmup`, `steps` per timed run,
- *   `inferenceCalls` per timed run), `train` and `inference` (`samplesPerSecond` = median of
+ * - `results`: one entry per contender and model: `plan` (`warmup` steps, `steps` per timed run,
+ *   `inferenceCalls` per timed run, `repetitions`: timed runs of each kind), `train` and `inference` (`samplesPerSecond` = median of
  *   `runs`, each run's samples/s in order), `peakRssBytes` (the worker process's
  *   `process.resourceUsage().maxRSS`: one process per contender and model, MNIST files included,
  *   which every worker loads alike), `setupSeconds` (loading, compiling, warm-up), `lastLoss`,
@@ -84,7 +84,6 @@ export interface BenchResults {
   readonly quick: boolean;
   readonly batch: number;
   readonly inferenceBatch: number;
-  readonly repetitions: number;
   readonly tfjs?: { readonly version: string; readonly backend: string; readonly threads: number; readonly simd: boolean };
   readonly models: ReadonlyArray<ModelInfo>;
   readonly contenders: ReadonlyArray<ContenderInfo>;
@@ -180,7 +179,7 @@ export const formatResults = (r: BenchResults): string => {
   return [
     `MLP 784-1000-1000-10 on MNIST: ${machine(r)}${r.quick ? ' [--quick: too few steps to mean anything]' : ''}`,
     table,
-    `Medians of ${r.repetitions} timed run(s) per contender and model, taken round-robin; runs x steps: timed runs x training steps each (slow contenders take fewer steps).`,
+    'Medians over the timed runs, taken round-robin; runs x steps: timed training runs x steps each (slow contenders take fewer).',
     `Targets (winnow cpu against TF.js wasm at its best, same run):`,
     ...r.targets.map((t) => `  ${targetLine(t)}`),
     `${r.seconds.toFixed(1)} s in all`,
@@ -203,7 +202,7 @@ export const readmeSection = (r: BenchResults): string => {
     md(h.map((_, i) => (i < 2 ? '---' : '---:'))),
     ...body,
     '',
-    `Medians of ${r.repetitions} timed runs per contender and model, taken round-robin; "runs x steps" is timed runs x training steps per run (the slow reference and gpujs:webasm backends take fewer steps).`,
+    'Medians over the timed runs, taken round-robin; "runs x steps" is timed training runs x steps per run (the slower contenders take fewer).',
     '',
     'Targets (winnow `cpu` against TF.js wasm at its best, same run):',
     '',

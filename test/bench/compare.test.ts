@@ -18,7 +18,7 @@ const bench = (args: ReadonlyArray<string>) => {
 const run = (contender: Measurement['contender'], model: Measurement['model'], train: number, inference: number, rssMiB: number, threads?: number): Measurement => ({
   contender,
   model,
-  plan: { warmup: 1, steps: 10, inferenceCalls: 1 },
+  plan: { warmup: 1, steps: 10, inferenceCalls: 1, repetitions: 3 },
   train: { batch: 64, calls: 10, samplesPerSecond: train, runs: [train, train * 1.1, train * 0.9] },
   inference: { batch: 1000, calls: 1, samplesPerSecond: inference, runs: [inference, inference, inference] },
   peakRssBytes: rssMiB * 2 ** 20,
@@ -37,7 +37,6 @@ const fake = (results: Measurement[]): BenchResults => ({
   quick: false,
   batch: 64,
   inferenceBatch: 1000,
-  repetitions: 3,
   tfjs: { version: '4.22.0', backend: 'wasm', threads: 1, simd: true },
   models: benchModels,
   contenders,
@@ -103,7 +102,7 @@ describe('npm run bench: a tiny real run', () => {
     expect(r.code, r.stderr).toBe(0);
     const j = JSON.parse(r.stdout) as BenchResults;
     expect(JSON.parse(readFileSync(out, 'utf8'))).toEqual(j);
-    expect(j).toMatchObject({ schema: 'winnow.bench/2', quick: true, cores: availableParallelism(), batch: 64, inferenceBatch: 1000, repetitions: 1 });
+    expect(j).toMatchObject({ schema: 'winnow.bench/2', quick: true, cores: availableParallelism(), batch: 64, inferenceBatch: 1000 });
     expect(j.tfjs).toMatchObject({ version: '4.22.0', backend: 'wasm' });
     expect(j.tfjs!.threads).toBeGreaterThanOrEqual(1);
     expect(j.results.map((x) => `${x.contender}/${x.model}`)).toEqual(['cpu/sparse', 'tfjs-best/sparse']);
