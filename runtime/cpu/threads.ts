@@ -51,7 +51,7 @@ const errorBytes = 1024;
 /** Chunks per thread of a split kernel: more balance the load (and tolerate a thread the OS is not running), fewer cost less. */
 const chunksPerThread = 4;
 /** The most threads the default picks: beyond this, a training step's kernels are too small to share. */
-export const maxAutoThreads = 8;
+const maxAutoThreads = 8;
 /** The most threads anyone may ask for. */
 const maxThreads = 64;
 
