@@ -571,9 +571,9 @@ const gradXAt = (_ir: IR, k: Kernel, op: Op, batch: number, addr: AddressOf, scr
  * linearGradWOuter: the weight gradient by rows (units), split across threads. For compact g, the
  * JavaScript part lists per unit of its range the samples whose g is active there, in sample
  * order, with g's value, into the unit's slots of the scratch area (all samples when g is dense).
- * The WebAssembly part builds each row (see `rows` below for where): x's rows 4 samples at a time,
- * (((row + g0 x0) + g1 x1) + g2 x2) + g3 x3, when x is dense; a scatter of each sample's list when
- * x is compact. Then the fused momentum (buf' = mu buf + row + wd w) and, when it absorbs the
+ * The WebAssembly part builds each row (see `rows` below for where): x's rows up to 4 samples at a
+ * time, ((g0 x0 + g1 x1) + g2 x2) + g3 x3 and then (((row + g4 x4) + ...), when x is dense; a
+ * scatter of each sample's list when x is compact. Then the fused momentum (buf' = mu buf + row + wd w) and, when it absorbs the
  * sgdUpdate of the same weight, w' = (w - lr buf') x mask, in one SIMD pass over the row.
  */
 const gradWOuter = (ir: IR, k: Kernel, op: Op, batch: number, addr: AddressOf, scratch: number, wasm: WasmFunctions, sgd: Kernel | undefined): SparseKernelCode => {
@@ -602,16 +602,25 @@ const gradWOuter = (ir: IR, k: Kernel, op: Op, batch: number, addr: AddressOf, s
     ...forLoop('q', i32(0), i32(F4 * 4), 16, [`(v128.store ${add(get('row'), get('q'))} (v128.const i32x4 0 0 0 0))`], 'z4'),
     ...forLoop('q', i32(F4 * 4), i32(F * 4), 4, [`(f32.store ${add(get('row'), get('q'))} (f32.const 0))`], 'z1'),
   ];
-  /** row (+)= sum over R sources s0.. with values v0.. (vectors, then scalars). */
-  const axpy = (R: number, tag: string): string[] => {
+  /** row = (or +=, with `accumulate`) the sum over R sources s0.. with values v0.., in source order (vectors, then scalars). */
+  const axpy = (R: number, accumulate: boolean, tag: string): string[] => {
     const term = (vec: boolean) => {
-      let e = `(${vec ? 'v128' : 'f32'}.load ${add(get('row'), get('q'))})`;
-      for (let r = 0; r < R; r++) e = `(${vec ? 'f32x4' : 'f32'}.add ${e} (${vec ? 'f32x4' : 'f32'}.mul ${get(vec ? `v${r}` : `f${r}`)} (${vec ? 'v128' : 'f32'}.load ${add(get(`s${r}`), get('q'))})))`;
+      const t = vec ? 'f32x4' : 'f32';
+      const ld = vec ? 'v128.load' : 'f32.load';
+      const prod = (r: number) => `(${t}.mul ${get(vec ? `v${r}` : `f${r}`)} (${ld} ${add(get(`s${r}`), get('q'))}))`;
+      let e = accumulate ? `(${t}.add (${ld} ${add(get('row'), get('q'))}) ${prod(0)})` : prod(0);
+      for (let r = 1; r < R; r++) e = `(${t}.add ${e} ${prod(r)})`;
       return `(${vec ? 'v128' : 'f32'}.store ${add(get('row'), get('q'))} ${e})`;
     };
     return [...forLoop('q', i32(0), i32(F4 * 4), 16, [term(true)], `${tag}4`), ...forLoop('q', i32(F4 * 4), i32(F * 4), 4, [term(false)], `${tag}1`)];
   };
   const load = (r: number, e: string): string[] => [...entry(e), set(`s${r}`, xRow(get('b'))), set(`f${r}`, get('gv')), set(`v${r}`, `(f32x4.splat ${get('gv')})`)];
+  // Up to 4 entries per pass over the row: the first pass writes the row, the next ones add to it.
+  const passes = (accumulate: boolean) =>
+    [4, 3, 2, 1].reduceRight(
+      (rest, R) => [`(if (i32.ge_u ${get('r')} ${i32(R)}) (then`, ...Array.from({ length: R }, (_, i) => load(i, add(get('e'), i32(i)))).flat(), ...axpy(R, accumulate, `${accumulate ? 'a' : 'w'}${R}`), set('e', add(get('e'), i32(R))), `) (else ${rest.join(' ')}))`],
+      ['(nop)'],
+    );
   const build = xCap > 0
     ? [
         ...zero,
@@ -619,17 +628,29 @@ const gradWOuter = (ir: IR, k: Kernel, op: Op, batch: number, addr: AddressOf, s
           ...entry(get('e')),
           set('s0', xRow(get('b'))),
           set('xn', `(i32.trunc_sat_f32_u (f32.load ${get('s0')}))`),
-          ...forLoop('t', i32(0), get('xn'), 1, [
-            set('p', add(get('row'), `(i32.shl (i32.load offset=${X.index * 4} ${add(get('s0'), mul(get('t'), i32(4)))}) (i32.const 2))`)),
-            `(f32.store ${get('p')} (f32.add (f32.load ${get('p')}) (f32.mul ${get('gv')} (f32.load offset=${X.value * 4} ${add(get('s0'), mul(get('t'), i32(4)))}))))`,
-          ], 'x'),
+          // two scatters per step (a list's indices are distinct), then the last one
+          ...forLoop('t', i32(0), `(i32.and ${get('xn')} ${i32(0xfffffffe)})`, 2, [0, 1].flatMap((d) => [
+            set('p', add(get('row'), `(i32.shl (i32.load offset=${(X.index + d) * 4} ${add(get('s0'), mul(get('t'), i32(4)))}) (i32.const 2))`)),
+            `(f32.store ${get('p')} (f32.add (f32.load ${get('p')}) (f32.mul ${get('gv')} (f32.load offset=${(X.value + d) * 4} ${add(get('s0'), mul(get('t'), i32(4)))}))))`,
+          ]), 'x'),
+          `(if (i32.and ${get('xn')} (i32.const 1)) (then`,
+          set('t', `(i32.sub ${get('xn')} (i32.const 1))`),
+          set('p', add(get('row'), `(i32.shl (i32.load offset=${X.index * 4} ${add(get('s0'), mul(get('t'), i32(4)))}) (i32.const 2))`)),
+          `(f32.store ${get('p')} (f32.add (f32.load ${get('p')}) (f32.mul ${get('gv')} (f32.load offset=${X.value * 4} ${add(get('s0'), mul(get('t'), i32(4)))}))))`,
+          '))',
         ], 'xe'),
       ]
     : [
-        ...zero,
-        set('n4', `(i32.and ${get('n')} ${i32(0xfffffffc)})`),
-        ...forLoop('e', i32(0), get('n4'), 4, [...load(0, get('e')), ...load(1, add(get('e'), i32(1))), ...load(2, add(get('e'), i32(2))), ...load(3, add(get('e'), i32(3))), ...axpy(4, 'a')], 'd4'),
-        ...forLoop('e', get('n4'), get('n'), 1, [...load(0, get('e')), ...axpy(1, 'b')], 'd1'),
+        set('e', i32(0)),
+        `(if (i32.eqz ${get('n')}) (then ${zero.join(' ')}) (else`,
+        set('r', get('n')),
+        ...passes(false),
+        '(block $dx (loop $dl',
+        set('r', `(i32.sub ${get('n')} ${get('e')})`),
+        `(br_if $dx (i32.eqz ${get('r')}))`,
+        ...passes(true),
+        '(br $dl)))',
+        '))',
       ];
   // The epilogue pass over the row: momentum, then the absorbed update.
   const rowOf = (v: number) => add(i32(addr(v) * 4), mul(get('u'), i32(rowB)));
@@ -674,7 +695,7 @@ const gradWOuter = (ir: IR, k: Kernel, op: Op, batch: number, addr: AddressOf, s
       ...finish,
     ], 'u'),
   ];
-  const locals = ['u', 'n', 'n4', 'e', 'b', 'q', 't', 'xn', 'p', 'pe', 'row', 'pb', 'pw', 'po', 'pm', 's0', 's1', 's2', 's3'].map((v) => `(local $${v} i32)`)
+  const locals = ['u', 'n', 'r', 'e', 'b', 'q', 't', 'xn', 'p', 'pe', 'row', 'pb', 'pw', 'po', 'pm', 's0', 's1', 's2', 's3'].map((v) => `(local $${v} i32)`)
     .concat([0, 1, 2, 3].map((r) => `(local $f${r} f32) (local $v${r} v128)`), ['gv', 'm', 'd', 'l', 'ns'].map((v) => `(local $${v} f32)`), ['mu', 'wd', 'lr', 'nb'].map((v) => `(local $${v} v128)`));
   const name = wasm.add('(param $lo i32) (param $hi i32)', locals, body);
   const lists = gCap > 0
