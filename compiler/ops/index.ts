@@ -24,6 +24,7 @@ import { batchMeanOp, batchVarOp, normalizeGradScaleOp, normalizeGradXOp, normal
 import { momentumOp, sgdUpdateOp } from './prim/optimizer.ts';
 import { maxPoolGradOp, maxPoolOp } from './prim/pool.ts';
 import { biasGradCompactOp, compactInputOp, dutyCycleCompactOp, gatherOp, kwtaCompactOp, linearGradWOuterOp, linearGradXAtOp, transposeOp } from './prim/sparse.ts';
+import { channelLastOp, convGradWFromOp, convGradXFromOp, convScatterOp, convWeightTOp, expandOp, maxPoolGradCompactOp, pickAtOp } from './prim/sparse-conv.ts';
 import { labelsOp, maskOp, momentOp, randomOp, scalarOp } from './prim/sources.ts';
 
 const defs: ReadonlyArray<OpDef> = [
@@ -33,6 +34,7 @@ const defs: ReadonlyArray<OpDef> = [
   maxPoolOp, maxPoolGradOp, kwtaThresholdOp, kwtaApplyOp, kwtaGradOp, dutyCycleOp,
   batchMeanOp, batchVarOp, runningStatOp, normalizeOp, normalizeGradScaleOp, normalizeGradXOp, xentGradOp, xentStatsOp, momentumOp, sgdUpdateOp,
   kwtaCompactOp, compactInputOp, dutyCycleCompactOp, transposeOp, gatherOp, linearGradXAtOp, linearGradWOuterOp, biasGradCompactOp,
+  convWeightTOp, convScatterOp, convGradXFromOp, channelLastOp, convGradWFromOp, maxPoolGradCompactOp, expandOp, pickAtOp,
 ];
 
 /** Ops without inputs: their values come from the host (input, labels, scalars, masks) or the model state. */

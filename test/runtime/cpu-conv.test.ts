@@ -3,9 +3,11 @@
  * the example networks do not have: padding (including padding = kernel - 1), even and 1x1
  * kernels, non-square inputs, channel and filter counts that are not multiples of 4, output rows
  * whose width leaves 8-, 4- and 1-column remainders, 3x3 pooling that drops edge rows, and an odd
- * batch. Each network's training step and prediction must match the float64 reference within
- * 1e-4 (as in the parity suite), the convolutions must run on the SIMD path (not the generic
- * scalar loops), and 2 threads splitting every kernel must give the same bytes as 1 thread.
+ * batch. The models compile without sparse forms (`sparse: false`: test/parity/sparse-conv-forms.test.ts
+ * covers those), so every convolution runs on these kernels. Each network's training step and
+ * prediction must match the float64 reference within 1e-4 (as in the parity suite), the
+ * convolutions must run on the SIMD path (not the generic scalar loops), and 2 threads splitting
+ * every kernel must give the same bytes as 1 thread.
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { lower, trace } from '../../compiler/index.ts';
@@ -61,7 +63,7 @@ describe('cpu convolution kernels vs the float64 reference', () => {
       const x = inputOf(lowered, batch);
       const init = initModelState(lowered, { seed: 4, dtype: 'float64' });
       const oracle = await steps(await createModel('reference', lowered, convert(init, 'float64')), x);
-      const cpu = await createCpuModel(lowered, convert(init, 'float32'), { threads: 1 });
+      const cpu = await createCpuModel(lowered, convert(init, 'float32'), { threads: 1, sparse: false });
       models.push(cpu);
       const got = await steps(cpu, x);
       expect(Math.abs(got.loss - oracle.loss) / oracle.loss, 'loss').toBeLessThan(1e-4);
@@ -82,8 +84,8 @@ describe('cpu convolution kernels on threads', () => {
       const lowered = make();
       const x = inputOf(lowered, batch);
       const init = initModelState(lowered, { seed: 4, dtype: 'float32' });
-      const one = await createCpuModel(lowered, convert(init, 'float32'), { threads: 1 });
-      const two = await createCpuModel(lowered, convert(init, 'float32'), { threads: 2, minSplitWork: 0, pool: { workersOnly: true } });
+      const one = await createCpuModel(lowered, convert(init, 'float32'), { threads: 1, sparse: false });
+      const two = await createCpuModel(lowered, convert(init, 'float32'), { threads: 2, minSplitWork: 0, pool: { workersOnly: true }, sparse: false });
       models.push(one, two);
       const a = await steps(one, x);
       const b = await steps(two, x);

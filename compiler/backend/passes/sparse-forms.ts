@@ -41,12 +41,15 @@
  * The gpujs generator does not implement these primitives: the pass runs for the cpu backend
  * only (`compile(..., { sparse: {...} })`), and every other backend gets the dense IR.
  *
- * Convolutions (next step): a compact k-winners output feeding a `conv` would become a scatter of
- * each winner into the outputs it reaches (K x K x filters per winner), and `convGradW` an outer
- * product over winners; the candidate test below is where a new consumer kind is admitted.
+ * **Convolutions** (`./sparse-conv-forms.ts`): a compact k-winners output may also feed a
+ * convolution (a scatter of each winner through its filter taps), and a k-winners layer after a
+ * convolution (and max-pooling) passes its compact gradient back through them; a first-layer
+ * convolution without padding skips the input's background. Their admission tests, costs and
+ * rewrites live there; this pass calls them where it handles dense layers.
  */
 import type { IR, Op } from '../../ir.ts';
 import { builder, finish } from '../emitter.ts';
+import { convConsumer, convConsumerCost, convGradReaching, convGradReachingCost, convGradUserCost, convGradUserProblem, convInputCost, convSkipsBackground, rewriteConvOp } from './sparse-conv-forms.ts';
 import { externalValues } from './fuse.ts';
 
 /** Options of the pass. */
@@ -90,7 +93,7 @@ interface Plan {
   readonly choices: ReadonlyArray<FormChoice>;
   /** kwtaApply ids to compact. */
   readonly compact: ReadonlySet<number>;
-  /** linear ids whose input (the network input) is compacted around its background. */
+  /** linear (and conv) ids whose input (the network input) is compacted around its background. */
   readonly skip: ReadonlySet<number>;
 }
 
@@ -139,10 +142,11 @@ export const planSparseForms = (ir: IR, options: SparseFormsOptions): Plan => {
     const okConsumer = (u: Op) =>
       (u.op === 'linear' && u.inputs[0] === a.id && u.inputs[1] !== a.id) ||
       (u.op === 'linearGradW' && u.inputs[1] === a.id && u.inputs[0] !== a.id) ||
-      (u.op === 'dutyCycle' && u.inputs[0] === a.id);
+      (u.op === 'dutyCycle' && u.inputs[0] === a.id) ||
+      convConsumer(u, a.id);
     const bad = consumers.find((u) => !okConsumer(u));
-    if (bad || !consumers.some((u) => u.op === 'linear')) {
-      refuse(`read by ${bad ? bad.op : 'no dense layer'} (compact outputs feed dense layers only, for now)`);
+    if (bad || !consumers.some((u) => u.op === 'linear' || u.op === 'conv')) {
+      refuse(`read by ${bad ? bad.op : 'no dense or convolution layer'} (compact outputs feed dense and convolution layers only)`);
       continue;
     }
     const grads = users[t.id].filter((u) => u.id !== a.id);
@@ -150,9 +154,9 @@ export const planSparseForms = (ir: IR, options: SparseFormsOptions): Plan => {
     const gradProblem = (kg: Op): string | undefined => {
       if (kg.op !== 'kwtaGrad' || kg.inputs[2] !== t.id || kg.inputs[1] !== y || external.has(kg.id)) return `its threshold is read by ${kg.op}`;
       const gx = ir.ops[kg.inputs[0]];
-      if (gx.op !== 'linearGradX' || users[gx.id].length !== 1 || external.has(gx.id)) return `the gradient reaching it comes from ${gx.op}`;
-      const other = users[kg.id].find((u) => !((u.op === 'biasGrad' || u.op === 'linearGradW' || u.op === 'linearGradX') && u.inputs[0] === kg.id && u.inputs[1] !== kg.id));
-      return other ? `its gradient goes on to ${other.op} (the layer before it is not a dense layer)` : undefined;
+      if ((gx.op !== 'linearGradX' && !convGradReaching(gx)) || users[gx.id].length !== 1 || external.has(gx.id)) return `the gradient reaching it comes from ${gx.op}`;
+      const denseUser = (u: Op) => (u.op === 'biasGrad' || u.op === 'linearGradW' || u.op === 'linearGradX') && u.inputs[0] === kg.id && u.inputs[1] !== kg.id;
+      return users[kg.id].map((u) => (denseUser(u) ? undefined : convGradUserProblem(u, kg.id, users, external))).find((p) => p !== undefined);
     };
     const problem = grads.map(gradProblem).find((p) => p !== undefined);
     if (problem) {
@@ -171,6 +175,10 @@ export const planSparseForms = (ir: IR, options: SparseFormsOptions): Plan => {
         const U = u.attrs.units as number;
         dense += (U * n) / 4;
         sparse += SCALAR * U * k;
+      } else if (u.op !== 'dutyCycle') {
+        const c = convConsumerCost(u, n, k, B, formCosts);
+        dense += c.dense;
+        sparse += c.sparse;
       } else {
         dense += n;
         sparse += k;
@@ -178,11 +186,21 @@ export const planSparseForms = (ir: IR, options: SparseFormsOptions): Plan => {
     }
     for (const kg of grads) {
       const gx = ir.ops[kg.inputs[0]];
-      const U = gx.attrs.units as number;
-      dense += (U * n) / 4 + n;
-      sparse += SCALAR * U * k;
+      if (gx.op === 'linearGradX') {
+        const U = gx.attrs.units as number;
+        dense += (U * n) / 4 + n;
+        sparse += SCALAR * U * k;
+      } else {
+        const c = convGradReachingCost(gx, n, k, formCosts);
+        dense += c.dense;
+        sparse += c.sparse;
+      }
       for (const u of users[kg.id]) {
-        if (u.op === 'biasGrad') {
+        if (u.op === 'maxPoolGrad' || u.op === 'convGradW' || u.op === 'convGradX' || (u.op === 'biasGrad' && (u.attrs.hw as number) > 1)) {
+          const c = convGradUserCost(u, k, users, formCosts);
+          dense += c.dense;
+          sparse += c.sparse;
+        } else if (u.op === 'biasGrad') {
           dense += n;
           sparse += k;
         } else {
@@ -194,20 +212,36 @@ export const planSparseForms = (ir: IR, options: SparseFormsOptions): Plan => {
     }
     const chosen = sparse < dense || options.mode === 'always';
     if (chosen) compact.add(a.id);
-    const w = consumers.find((u) => u.op === 'linear')!.inputs[1];
+    const next = consumers.find((u) => u.op === 'linear' || u.op === 'conv')!;
+    const how = next.op === 'conv' ? 'the next convolution scatters each winner through its filter taps' : 'the next layer gathers rows of W^T';
     choices.push({
       layer: a.layer,
       subject: 'kwta',
       form: chosen ? 'compact' : 'dense',
       denseCost: dense,
       compactCost: sparse,
-      why: `${at}: ${chosen ? 'compact' : 'dense'}: winners as index lists, the next layer gathers rows of W^T: ${round(sparse)} vs ${round(dense)} dense (estimated SIMD multiply-adds per sample)${chosen ? weightNote(w) : ''}`,
+      why: `${at}: ${chosen ? 'compact' : 'dense'}: winners as index lists, ${how}: ${round(sparse)} vs ${round(dense)} dense (estimated SIMD multiply-adds per sample)${chosen ? weightNote(next.inputs[1]) : ''}`,
     });
   }
 
   const input = ir.ops.find((o) => o.op === 'input');
   if (input) {
     for (const l of users[input.id]) {
+      if (convSkipsBackground(l, input.id)) {
+        const c = convInputCost(l, rho, B, formCosts);
+        const chosen = c.sparse < c.dense || options.mode === 'always';
+        if (chosen) skip.add(l.id);
+        const F = (l.attrs.channels as number) * (l.attrs.height as number) * (l.attrs.width as number);
+        choices.push({
+          layer: l.layer,
+          subject: 'input',
+          form: chosen ? 'compact' : 'dense',
+          denseCost: c.dense,
+          compactCost: c.sparse,
+          why: `convolution layer ${l.layer ?? '?'} on the input (${F} values, assumed ${pct(rho)} off the background): ${chosen ? 'compact' : 'dense'}: background-skipping scatter ${round(c.sparse)} vs ${round(c.dense)} dense (estimated SIMD multiply-adds per sample)${chosen ? weightNote(l.inputs[1]) : ''}`,
+        });
+        continue;
+      }
       if (l.op !== 'linear' || l.inputs[0] !== input.id) continue;
       const U = l.attrs.units as number;
       const F = l.attrs.fanIn as number;
@@ -268,6 +302,8 @@ const rewrite = (ir: IR, plan: Plan): IR => {
     for (const kg of users[a.inputs[1]]) if (kg.op === 'kwtaGrad') dropped.add(kg.id);
   }
   const gCapOf = (old: number) => capOf.get(ids.get(old)!) ?? 0;
+  const conv = { b, users, capOf, dropped, applyOfThreshold, ids, skip: plan.skip, layouts: new Map<string, number>() };
+  let convId: number | undefined;
 
   for (const op of ir.ops) {
     if (dropped.has(op.id)) continue;
@@ -303,6 +339,8 @@ const rewrite = (ir: IR, plan: Plan): IR => {
       id = b.emit('biasGradCompact', ins, { ...op.attrs, cap: capOf.get(ins[0])! }, { batched: false, ...at(op) });
     } else if (op.op === 'linearGradW' && (capOf.has(ins[0]) || capOf.has(ins[1]))) {
       id = b.emit('linearGradWOuter', ins, { ...op.attrs, gCap: capOf.get(ins[0]) ?? 0, xCap: capOf.get(ins[1]) ?? 0 }, { batched: false, ...at(op) });
+    } else if ((convId = rewriteConvOp(op, ins, conv)) !== undefined) {
+      id = convId;
     } else {
       if (op.inputs.some((i) => capOf.has(ids.get(i)!))) throw new Error(`sparseForms: %${op.id} ${op.op} reads a compact value`);
       id = b.emit(op.op, ins, op.attrs, { batched: op.batched, dtype: op.dtype, ...(op.shape && op.inputs.length === 0 ? { shape: op.shape } : {}), ...at(op) });

@@ -34,6 +34,7 @@ import type { IR, Op } from '../../ir.ts';
 import { size } from '../../ops/prim/helpers.ts';
 import { elementwiseExpr, intLit as int, type Reader } from '../expr.ts';
 import type { AddressOf, Partition } from './program.ts';
+import { sparseConvKernel, sparseConvOps } from './sparse-conv.ts';
 
 /** Where the program collects WebAssembly functions (the same collector the sparse kernels use): `add` returns the export name. */
 export interface WasmFunctions {
@@ -50,9 +51,10 @@ export interface ConvKernelCode {
 /** The largest kernel side the unrolled SIMD core is generated for (its body grows with K x K). */
 export const maxUnrolledKernel = 11;
 
-/** The kernel of `k` when its root is a convolution or pooling op this module generates, else undefined. */
+/** The kernel of `k` when its root is a convolution or pooling op this module generates (or a convolution sparse form: `./sparse-conv.ts`), else undefined. */
 export const convKernel = (ir: IR, k: Kernel, batch: number, addr: AddressOf, scratch: number, wasm: WasmFunctions): ConvKernelCode | undefined => {
   const root = ir.ops[k.ops[0]];
+  if (sparseConvOps.has(root.op)) return sparseConvKernel(ir, k, batch, addr, scratch, wasm);
   switch (root.op) {
     case 'conv':
     case 'convGradX':
