@@ -9,14 +9,14 @@
  * - **State on the device (webgpu).** gpujs:webgpu keeps parameters, momentum buffers, duty
  *   cycles and masks in device buffers between calls and reads back only per-call results, so
  *   `state` is current only after `sync()`; after changing `state` on the host, call
- *   `invalidate()`. The other modes keep `state` current after every call.
+ *   `invalidate()`. The other modes keep `state` current after every call and have neither.
  * - **Non-finite steps** leave the state untouched on every mode.
  * - **Loading.** gpu.js (and Dawn, for webgpu in Node) are imported on first use, never at module load.
  *
  * @example
  * import { createGpujsModel } from 'winnow/runtime/gpujs/model';
  * // const model = await createGpujsModel('webasm', 'gpujs:webasm', lowered, state);
- * // await model.trainStep(x, labels, 64, sgd, 64, rng); await model.sync(); model.describe().text;
+ * // await model.trainStep(x, labels, 64, sgd, 64, rng); await model.sync?.(); model.describe().text;
  */
 import type { Lowered } from '../../compiler/stages.ts';
 import { shapeSize } from '../../dsl/shape.ts';
@@ -35,10 +35,7 @@ export interface GpujsModel extends Model {
   describe(): GpujsDescription;
   /** The epochEnd program (boost strength decay) on the device. */
   endEpoch(): Promise<void>;
-  /** Brings `state` up to date with the device (gpujs:webgpu keeps state arrays there); a no-op elsewhere. */
-  sync(): Promise<void>;
-  /** Tells the model `state` was changed on the host: the next call uploads it (see `Model.invalidate`). */
-  invalidate(): void;
+  // `sync` and `invalidate` (see `Model`) are there only on gpujs:webgpu, whose state lives on the device
   /** Frees the kernels, pipelines and device buffers once the calls made so far are done. */
   dispose(): void;
 }
@@ -82,6 +79,7 @@ export const createGpujsModel = async (mode: GpujsMode, backend: string, lowered
   const classes = shapeSize(ops[lowered.ir.output].shape!);
   const inputSize = shapeSize(lowered.ir.inputShape);
   const activations = ops.filter((o) => o.batched).reduce((n, o) => n + shapeSize(o.shape!), 0);
+  const resident = mode === 'webgpu' && options.resident !== false;
   const runner = createGpujsRunner({
     gpujs,
     mode,
@@ -89,7 +87,7 @@ export const createGpujsModel = async (mode: GpujsMode, backend: string, lowered
     state,
     inputSize,
     program: (kind, batch) => gpujsProgram(lowered, kind, batch, { backend, ...(options.softwareLoopLimit ? { softwareLoopLimit: true } : {}), ...(maxOutputSide !== undefined ? { maxOutputSide } : {}) }),
-    ...(options.resident === false ? { resident: false } : {}),
+    resident,
   });
   return {
     backend,
@@ -102,8 +100,7 @@ export const createGpujsModel = async (mode: GpujsMode, backend: string, lowered
     predict: runner.predict,
     trainStep: runner.trainStep,
     endEpoch: runner.endEpoch,
-    sync: runner.sync,
-    invalidate: runner.invalidate,
+    ...(resident ? { sync: runner.sync, invalidate: runner.invalidate } : {}),
     describe: runner.describe,
     dispose: runner.dispose,
   };

@@ -48,9 +48,21 @@ const script = async (model: GpujsModel, batches: ReadonlyArray<number>) => {
     seen.push(r.loss, r.correct, ...(await model.predict(x, b)));
     if (i === Math.floor(batches.length / 2)) await model.endEpoch();
   }
-  await model.sync();
+  await model.sync?.();
   return { seen, state: bits(model.state) };
 };
+
+describe('gpujs models whose state is current after every call', () => {
+  it('have neither sync nor invalidate (webasm, cpu, and webgpu with resident: false)', async () => {
+    const state = initModelState(lowered, { seed: 3, dtype: 'float32' });
+    const models = [await createGpujsModel('webasm', 'gpujs:webasm', lowered, state), await createGpujsModel('cpu', 'gpujs:cpu', lowered, state)];
+    if (!skipWebGPU) models.push(await open(state, false));
+    for (const m of models) {
+      expect([m.backend, m.sync, m.invalidate]).toEqual([m.backend, undefined, undefined]);
+      m.dispose();
+    }
+  });
+});
 
 describe.skipIf(skipWebGPU)('gpujs:webgpu: state on the device', () => {
   const init = initModelState(lowered, { seed: 3, dtype: 'float32' });
@@ -94,11 +106,11 @@ describe.skipIf(skipWebGPU)('gpujs:webgpu: state on the device', () => {
       const { x, labels } = batchOf(8, 1);
       const w = state.tensors.get('l0.weight')!.data;
       await model.trainStep(x, labels, 8, sgd, 8, rng); // first call: gpu.js compiles, state written back
-      await model.sync();
+      await model.sync?.();
       const afterFirst = Float32Array.from(w);
       await model.trainStep(x, labels, 8, sgd, 16, rng); // on the device
       expect(Array.from(w)).toEqual(Array.from(afterFirst));
-      await model.sync();
+      await model.sync?.();
       expect(Array.from(w)).not.toEqual(Array.from(afterFirst));
       const synced = bits(state);
 
@@ -107,14 +119,14 @@ describe.skipIf(skipWebGPU)('gpujs:webgpu: state on the device', () => {
       bad[5] = Number.POSITIVE_INFINITY;
       const r = await model.trainStep(bad, labels, 8, sgd, 24, rng);
       expect(r.nonFinite).toBeDefined();
-      await model.sync();
+      await model.sync?.();
       expect(bits(state)).toEqual(synced);
       const logits = await model.predict(x, 8);
 
       // host edits: ignored until invalidate, then used
       w.fill(0);
       expect(Array.from(await model.predict(x, 8))).toEqual(Array.from(logits));
-      model.invalidate();
+      model.invalidate!();
       const zeroed = await model.predict(x, 8);
       const reference = await open(convert(state, 'float32'), false);
       try {
@@ -122,7 +134,7 @@ describe.skipIf(skipWebGPU)('gpujs:webgpu: state on the device', () => {
       } finally {
         reference.dispose();
       }
-      await model.sync();
+      await model.sync?.();
       expect(w.every((v) => v === 0)).toBe(true);
     } finally {
       model.dispose();
