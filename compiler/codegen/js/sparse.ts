@@ -94,7 +94,7 @@ export const sparseKernel = (s: Schedule, k: Kernel, addr: AddressOf, scratch: n
     case 'kwtaCompact':
       return kwtaCompact(ir, k, root, batch, addr, scratch, wasm);
     case 'compactInput':
-      return compactInputKernel(ir, k, root, batch, addr);
+      return compactInputKernel(ir, k, root, batch, addr, wasm);
     case 'dutyCycleCompact':
     case 'biasGradCompact':
       return unitReduction(ir, k, root, batch, addr);
@@ -275,26 +275,45 @@ const kwtaCompact = (_ir: IR, k: Kernel, op: Op, batch: number, addr: AddressOf,
   return { text: fn(k, batch, body, closure), partition: { extent: batch, grain: 1, work: batch * n * 12 }, scratchFloats: batch * n };
 };
 
-/** compactInput: per sample, the elements that differ from its first, minus it (rounded to float32 as stored). */
-const compactInputKernel = (_ir: IR, k: Kernel, op: Op, batch: number, addr: AddressOf): SparseKernelCode => {
+/**
+ * compactInput (WebAssembly): per sample, the elements that differ from its first (f32.ne, as
+ * JavaScript's !==), minus it (rounded to float32), 4 elements at a time: a vector with none skips
+ * at once, else its 4 lanes are written at the list's end and the count advances by those that differ.
+ */
+const compactInputKernel = (_ir: IR, k: Kernel, op: Op, batch: number, addr: AddressOf, wasm: WasmFunctions): SparseKernelCode => {
   const F = op.attrs.cap as number;
   const L = compactLayout(F);
-  const x = op.inputs[0];
-  const body = [
-    intView,
-    'for (let b = lo; b < hi; b++) {',
-    `  const xb = ${int(addr(x))} + b * ${int(F)}, out = ${rec(addr, op.id, L.stride)};`,
-    '  const c = M[xb];',
-    '  let count = 0;',
-    `  for (let p = 0; p < ${int(F)}; p++) {`,
-    '    const v = M[xb + p];',
-    `    if (v !== c) { I[out + ${int(L.index)} + count] = p; M[out + ${int(L.value)} + count] = v - c; count++; }`,
-    '  }',
-    '  M[out] = count;',
-    '  M[out + 1] = c;',
-    '}',
+  const Xb = addr(op.inputs[0]) * 4;
+  const Ob = addr(op.id) * 4;
+  const F4 = F - (F % 4);
+  const one = (l: number, value: string, differs: string) => [
+    `(i32.store offset=${L.index * 4} ${add(get('po'), `(i32.shl ${get('c')} (i32.const 2))`)} ${add(get('p'), i32(l))})`,
+    `(f32.store offset=${L.value * 4} ${add(get('po'), `(i32.shl ${get('c')} (i32.const 2))`)} (f32.sub ${value} ${get('x0')}))`,
+    set('c', add(get('c'), differs)),
   ];
-  return { text: fn(k, batch, body), partition: { extent: batch, grain: 1, work: batch * F * 2 }, scratchFloats: 0 };
+  const body = forLoop('b', get('lo'), get('hi'), 1, [
+    set('px', add(i32(Xb), mul(get('b'), i32(F * 4)))),
+    set('po', add(i32(Ob), mul(get('b'), i32(L.stride * 4)))),
+    set('x0', `(f32.load ${get('px')})`),
+    set('vc', `(f32x4.splat ${get('x0')})`),
+    set('c', i32(0)),
+    ...forLoop('p', i32(0), i32(F4), 4, [
+      set('v', `(v128.load ${add(get('px'), `(i32.shl ${get('p')} (i32.const 2))`)})`),
+      set('m', `(f32x4.ne ${get('v')} ${get('vc')})`),
+      `(if (v128.any_true ${get('m')}) (then`,
+      ...[0, 1, 2, 3].flatMap((l) => one(l, `(f32x4.extract_lane ${l} ${get('v')})`, `(i32.and (i32x4.extract_lane ${l} ${get('m')}) (i32.const 1))`)),
+      '))',
+    ], 'v'),
+    ...forLoop('p', i32(F4), i32(F), 1, [
+      set('x', `(f32.load ${add(get('px'), `(i32.shl ${get('p')} (i32.const 2))`)})`),
+      ...one(0, get('x'), `(f32.ne ${get('x')} ${get('x0')})`),
+    ], 's'),
+    `(f32.store ${get('po')} (f32.convert_i32_u ${get('c')}))`,
+    `(f32.store offset=4 ${get('po')} ${get('x0')})`,
+  ], 'b');
+  const locals = ['b', 'px', 'po', 'p', 'c'].map((v) => `(local $${v} i32)`).concat(['(local $x0 f32)', '(local $x f32)', '(local $vc v128)', '(local $v v128)', '(local $m v128)']);
+  const name = wasm.add('(param $lo i32) (param $hi i32)', locals, body);
+  return { text: fn(k, batch, [`W.${name}(lo, hi);`]), partition: { extent: batch, grain: 1, work: batch * F }, scratchFloats: 0 };
 };
 
 /**

@@ -1,23 +1,12 @@
 function (M, W) {
   function k0_compactInput(M, lo = 0, hi = 64) {
-    const I = new Int32Array(M.buffer, M.byteOffset, M.length);
-    for (let b = lo; b < hi; b++) {
-      const xb = 3592064 + b * 784, out = 3642320 + b * 1572;
-      const c = M[xb];
-      let count = 0;
-      for (let p = 0; p < 784; p++) {
-        const v = M[xb + p];
-        if (v !== c) { I[out + 4 + count] = p; M[out + 788 + count] = v - c; count++; }
-      }
-      M[out] = count;
-      M[out + 1] = c;
-    }
-  }
-  function k1_transpose(M, lo = 0, hi = 1000) {
     W.s0(lo, hi);
   }
-  function k2_gather_biasAdd_relu(M, lo = 0, hi = 64) {
+  function k1_transpose(M, lo = 0, hi = 1000) {
     W.s1(lo, hi);
+  }
+  function k2_gather_biasAdd_relu(M, lo = 0, hi = 64) {
+    W.s2(lo, hi);
   }
   function k3_linear_biasAdd_relu(M, lo = 0, hi = 64) {
     W.f0(lo, hi);
@@ -145,7 +134,7 @@ function (M, W) {
     }
   }
   function k15_sgdUpdate(M, lo = 0, hi = 784000) {
-    W.s2(lo, hi);
+    W.s3(lo, hi);
   }
   function k16_sgdUpdate(M, lo = 0, hi = 1000) {
     for (let o = lo; o < hi; o++) {
@@ -155,7 +144,7 @@ function (M, W) {
     }
   }
   function k17_sgdUpdate(M, lo = 0, hi = 1000000) {
-    W.s3(lo, hi);
+    W.s4(lo, hi);
   }
   function k18_sgdUpdate(M, lo = 0, hi = 1000) {
     for (let o = lo; o < hi; o++) {
@@ -165,7 +154,7 @@ function (M, W) {
     }
   }
   function k19_sgdUpdate(M, lo = 0, hi = 10000) {
-    W.s4(lo, hi);
+    W.s5(lo, hi);
   }
   function k20_sgdUpdate(M, lo = 0, hi = 10) {
     for (let o = lo; o < hi; o++) {
