@@ -313,7 +313,7 @@ const compactInputKernel = (_ir: IR, k: Kernel, op: Op, batch: number, addr: Add
   ], 'b');
   const locals = ['b', 'px', 'po', 'p', 'c'].map((v) => `(local $${v} i32)`).concat(['(local $x0 f32)', '(local $x f32)', '(local $vc v128)', '(local $v v128)', '(local $m v128)']);
   const name = wasm.add('(param $lo i32) (param $hi i32)', locals, body);
-  return { text: fn(k, batch, [`W.${name}(lo, hi);`]), partition: { extent: batch, grain: 1, work: batch * F }, scratchFloats: 0 };
+  return { text: fn(k, batch, [`W.${name}(lo, hi);`]), partition: { extent: batch, grain: 1, work: (batch * F) / 8 }, scratchFloats: 0 };
 };
 
 /**
@@ -587,13 +587,14 @@ const gradXAt = (_ir: IR, k: Kernel, op: Op, batch: number, addr: AddressOf, scr
 };
 
 /**
- * linearGradWOuter: the weight gradient by rows (units), split across threads. For compact g, the
- * JavaScript part lists per unit of its range the samples whose g is active there, in sample
+ * linearGradWOuter (WebAssembly): the weight gradient by rows (units), split across threads. For
+ * compact g, it first lists per unit of its range the samples whose g is active there, in sample
  * order, with g's value, into the unit's slots of the scratch area (all samples when g is dense).
- * The WebAssembly part builds each row (see `rows` below for where): x's rows up to 4 samples at a
- * time, ((g0 x0 + g1 x1) + g2 x2) + g3 x3 and then (((row + g4 x4) + ...), when x is dense; a
- * scatter of each sample's list when x is compact. Then the fused momentum (buf' = mu buf + row + wd w) and, when it absorbs the
- * sgdUpdate of the same weight, w' = (w - lr buf') x mask, in one SIMD pass over the row.
+ * Then it builds each row (see `rows` below for where): x's rows up to 4 samples at a time,
+ * ((g0 x0 + g1 x1) + g2 x2) + g3 x3 and then (((row + g4 x4) + ...), when x is dense; a scatter of
+ * each sample's list when x is compact. Then the fused momentum (buf' = mu buf + row + wd w) and,
+ * when it absorbs the sgdUpdate of the same weight, w' = (w - lr buf') x mask, in one SIMD pass
+ * over the row.
  */
 const gradWOuter = (ir: IR, k: Kernel, op: Op, batch: number, addr: AddressOf, scratch: number, wasm: WasmFunctions, sgd: Kernel | undefined): SparseKernelCode => {
   const { units: U, fanIn: F, gCap, xCap } = op.attrs as Record<string, number>;
@@ -614,7 +615,7 @@ const gradWOuter = (ir: IR, k: Kernel, op: Op, batch: number, addr: AddressOf, s
   const rows = momentum ? 'buffer' : fusedOps.length ? 'scratch' : 'output';
   // Entry e of the current unit: its sample b and value gv.
   const entry = (e: string): string[] => gCap > 0
-    ? [set('b', `(i32.trunc_sat_f32_u (f32.load ${add(get('pe'), mul(e, i32(8)))}))`), set('gv', `(f32.load offset=4 ${add(get('pe'), mul(e, i32(8)))})`)]
+    ? [set('b', `(i32.load ${add(get('pe'), mul(e, i32(8)))})`), set('gv', `(f32.load offset=4 ${add(get('pe'), mul(e, i32(8)))})`)]
     : [set('b', e), set('gv', `(f32.load ${add(i32(addr(g) * 4), mul(add(mul(get('b'), i32(U)), get('u')), i32(4)))})`)];
   const xRow = (b: string) => (xCap > 0 ? add(i32(addr(x) * 4), mul(b, i32(X.stride * 4))) : add(i32(addr(x) * 4), mul(b, i32(rowB))));
   const zero = [
@@ -704,12 +705,34 @@ const gradWOuter = (ir: IR, k: Kernel, op: Op, batch: number, addr: AddressOf, s
       ...(upd ? [set('l', `(f32.load ${i32(addr(upd.inputs[2]) * 4)})`), set('lr', `(f32x4.splat ${get('l')})`)] : []),
     ];
   }
+  // Per unit of [lo, hi): its entries (sample as int32, g value) in sample order, built here from g's lists.
+  const lists = gCap > 0
+    ? [
+        ...forLoop('u', get('lo'), get('hi'), 1, [`(i32.store ${add(i32(cntB), mul(get('u'), i32(4)))} (i32.const 0))`], 'lz'),
+        ...forLoop('b', i32(0), i32(batch), 1, [
+          set('pe', add(i32(addr(g) * 4), mul(get('b'), i32(G.stride * 4)))),
+          set('xn', `(i32.trunc_sat_f32_u (f32.load ${get('pe')}))`),
+          ...forLoop('t', i32(0), get('xn'), 1, [
+            set('u', `(i32.load offset=${G.index * 4} ${add(get('pe'), `(i32.shl ${get('t')} (i32.const 2))`)})`),
+            `(if (i32.and (i32.ge_u ${get('u')} ${get('lo')}) (i32.lt_u ${get('u')} ${get('hi')})) (then`,
+            set('p', add(i32(cntB), mul(get('u'), i32(4)))),
+            set('e', `(i32.load ${get('p')})`),
+            `(i32.store ${get('p')} (i32.add ${get('e')} (i32.const 1)))`,
+            set('p', add(i32(entB), mul(add(mul(get('u'), i32(batch)), get('e')), i32(8)))),
+            `(i32.store ${get('p')} ${get('b')})`,
+            `(f32.store offset=4 ${get('p')} (f32.load offset=${G.value * 4} ${add(get('pe'), `(i32.shl ${get('t')} (i32.const 2))`)}))`,
+            '))',
+          ], 'lt'),
+        ], 'lb'),
+      ]
+    : [];
   const body = [
+    ...lists,
     ...finishLocals,
     ...(rows === 'buffer' ? [set('row', add(i32(scrB), mul(get('lo'), i32(rowB))))] : []),
     ...forLoop('u', get('lo'), get('hi'), 1, [
       ...(rows === 'scratch' ? [set('row', add(i32(scrB), mul(get('u'), i32(rowB))))] : rows === 'output' ? [set('row', rowOf(k.output))] : []),
-      ...(gCap > 0 ? [set('n', `(i32.trunc_sat_f32_u (f32.load ${add(i32(cntB), mul(get('u'), i32(4)))}))`), set('pe', add(i32(entB), mul(get('u'), i32(batch * 8))))] : [set('n', i32(batch))]),
+      ...(gCap > 0 ? [set('n', `(i32.load ${add(i32(cntB), mul(get('u'), i32(4)))})`), set('pe', add(i32(entB), mul(get('u'), i32(batch * 8))))] : [set('n', i32(batch))]),
       ...build,
       ...finish,
     ], 'u'),
@@ -717,24 +740,8 @@ const gradWOuter = (ir: IR, k: Kernel, op: Op, batch: number, addr: AddressOf, s
   const locals = ['u', 'n', 'r', 'e', 'b', 'q', 't', 'xn', 'p', 'pe', 'row', 'pb', 'pw', 'po', 'pm', 's0', 's1', 's2', 's3'].map((v) => `(local $${v} i32)`)
     .concat([0, 1, 2, 3].map((r) => `(local $f${r} f32) (local $v${r} v128)`), ['gv', 'm', 'd', 'l', 'ns'].map((v) => `(local $${v} f32)`), ['mu', 'wd', 'lr', 'nb'].map((v) => `(local $${v} v128)`));
   const name = wasm.add('(param $lo i32) (param $hi i32)', locals, body);
-  const lists = gCap > 0
-    ? [
-        intView,
-        `for (let u = lo; u < hi; u++) M[${int(cntB / 4)} + u] = 0;`,
-        `for (let b = 0; b < ${int(batch)}; b++) {`,
-        `  const gb = ${rec(addr, g, G.stride)}, gn = M[gb];`,
-        '  for (let t = 0; t < gn; t++) {',
-        `    const u = I[gb + ${int(G.index)} + t];`,
-        '    if (u < lo || u >= hi) continue;',
-        `    const c = M[${int(cntB / 4)} + u], e = ${int(entB / 4)} + (u * ${int(batch)} + c) * 2;`,
-        `    M[e] = b; M[e + 1] = M[gb + ${int(G.value)} + t]; M[${int(cntB / 4)} + u] = c + 1;`,
-        '  }',
-        '}',
-      ]
-    : [];
   return {
     text: fn(k, U, [
-      ...lists,
       `W.${name}(lo, hi);`,
       ...(rows === 'scratch' ? [`for (let o = lo * ${int(F)}; o < hi * ${int(F)}; o++) {`, `  let v = M[${int(scratch)} + o];`, ...store(ir, k, addr, batch).map((l) => `  ${l}`), '}'] : []),
     ]),
