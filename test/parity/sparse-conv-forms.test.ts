@@ -7,8 +7,10 @@
  * k-winners layer right after a convolution (bias gradient per channel, weight gradient from the
  * raw one-channel input), a first-layer convolution skipping its input's background, a compact
  * layer followed by a dense one (the dense input gradient picked at the winners, the compact input
- * expanded for the dense weight gradient), and a compact gradient leaving through a ReLU (the
- * scatter's dense output with the ReLU gradient fused). Each network runs with every compact form
+ * expanded for the dense weight gradient), a compact gradient leaving through a ReLU (the
+ * scatter's dense output with the ReLU gradient fused), and a convolution wide enough that the
+ * scatter loops instead of unrolling. Max-pooling after a convolution is done by the convolution's
+ * kernel here (absorbed), in both scatter forms and on the dense core. Each network runs with every compact form
  * forced (`mode: 'always'`) and as the cost model chooses: training steps, inference (k x
  * kInferenceFactor winners) and the updated state within 1e-4 of the oracle, and two threads give
  * the same bytes as one.
@@ -52,9 +54,14 @@ const cases: ReadonlyArray<Case> = [
     x: images(132),
   },
   {
-    name: 'k-winners before a convolution whose own gradient stays dense (ReLU after it)',
-    lowered: lower(trace(pipe(input([2, 8, 8]), conv2d({ filters: 4, kernel: 3 }), kwta({ k: 20 }), boost({}), conv2d({ filters: 3, kernel: 3 }), relu, flatten, dense(10), softmaxCrossEntropy))),
+    name: 'k-winners before a padded convolution whose own gradient stays dense (ReLU after it)',
+    lowered: lower(trace(pipe(input([2, 8, 8]), conv2d({ filters: 4, kernel: 3 }), kwta({ k: 20 }), boost({}), conv2d({ filters: 3, kernel: 3, padding: 1 }), relu, flatten, dense(10), softmaxCrossEntropy))),
     x: images(128),
+  },
+  {
+    name: 'a wide first convolution (170 filters: the scatter loops over its rows, a filter remainder) with k-winners and pooling after it',
+    lowered: lower(trace(pipe(input([1, 9, 8]), conv2d({ filters: 170, kernel: 5 }), maxPool2d(2), kwta({ k: 40 }), boost({}), flatten, dense(10), softmaxCrossEntropy))),
+    x: images(72),
   },
   {
     name: 'a compact gradient leaving through a ReLU layer (dense scatter output)',

@@ -30,7 +30,7 @@
  * duty cycles, kwtaGrad) costs 1 per element, or per active value in compact form.
  */
 import type { Op } from '../../ir.ts';
-import { convWindow } from '../../ops/prim/sparse-conv.ts';
+import { convWindow, flippedScatter } from '../../ops/prim/sparse-conv.ts';
 import type { Builder } from '../emitter.ts';
 
 type Geometry = Record<'filters' | 'channels' | 'kernel' | 'stride' | 'padding' | 'height' | 'width' | 'outH' | 'outW', number>;
@@ -167,7 +167,7 @@ export const rewriteConvOp = (op: Op, ins: ReadonlyArray<number>, r: ConvRewrite
   const { b, capOf } = r;
   const at = op.layer !== undefined ? { layer: op.layer } : {};
   const cap = (v: number) => capOf.get(v);
-  const layout = (w: number, order: 'ckkf' | 'fkkc', sums: boolean): number => {
+  const layout = (w: number, order: 'ckkf' | 'ckkfFlip' | 'fkkc', sums: boolean): number => {
     const key = `${w}:${order}:${sums}`;
     let id = r.layouts.get(key);
     if (id === undefined) {
@@ -183,11 +183,13 @@ export const rewriteConvOp = (op: Op, ins: ReadonlyArray<number>, r: ConvRewrite
   switch (op.op) {
     case 'conv': {
       const g = geometryOf(op);
-      if (cap(ins[0]) !== undefined) return b.emit('convScatter', [ins[0], layout(ins[1], 'ckkf', false)], { ...op.attrs, cap: cap(ins[0])!, base: false }, at);
+      // the scatter adds runs of K taps with weights reversed along x when it can (stride 1)
+      const order = flippedScatter(g) ? 'ckkfFlip' : 'ckkf';
+      if (cap(ins[0]) !== undefined) return b.emit('convScatter', [ins[0], layout(ins[1], order, false)], { ...op.attrs, cap: cap(ins[0])!, base: false }, at);
       if (!r.skip.has(op.id)) return undefined;
       const inputs = g.channels * g.height * g.width;
       const c = compactOut(b.emit('compactInput', [ins[0]], { cap: inputs }, at), inputs);
-      return b.emit('convScatter', [c, layout(ins[1], 'ckkf', true)], { ...op.attrs, cap: inputs, base: true }, at);
+      return b.emit('convScatter', [c, layout(ins[1], order, true)], { ...op.attrs, cap: inputs, base: true }, at);
     }
     case 'convGradX': {
       const g = geometryOf(op);

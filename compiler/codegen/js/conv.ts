@@ -23,13 +23,19 @@
  * Stride > 1 (and padding >= kernel) has no fast path here: `convKernel` returns undefined and the
  * program's generic scalar loops compute it.
  *
- * **Pooling**: `maxPool` loops over channels, rows and windows with no index division;
- * `maxPoolGrad` zeroes each sample's input gradient and writes each window's gradient at its
- * first maximum (the same window scan as the forward and the reference), splitting over samples.
+ * **Pooling**: a max-pooling kernel right after a forward convolution kernel (SIMD core or
+ * `convScatter`, with at most its bias fused) is done by that kernel, sample by sample while the
+ * sample's output is in cache (`absorbedPool`; the pooling kernel is left empty): a WebAssembly
+ * routine scanning each window row-major and keeping its first maximum, four windows at a time with
+ * f32x4.pmax when they are 2 x 2, with a fused ReLU. Otherwise `maxPool` loops over channels, rows
+ * and windows in JavaScript. `maxPoolGrad` zeroes each sample's input gradient and writes each
+ * window's gradient at its first maximum (the same scan as the forward and the reference),
+ * splitting over samples.
  *
  * Sizes and addresses are baked in as numbers; nothing from a model file reaches the text.
  */
-import type { Kernel } from '../../backend/schedule.ts';
+import { externalValues } from '../../backend/passes/fuse.ts';
+import type { Kernel, Schedule } from '../../backend/schedule.ts';
 import type { IR, Op } from '../../ir.ts';
 import { size } from '../../ops/prim/helpers.ts';
 import { elementwiseExpr, intLit as int, type Reader } from '../expr.ts';
@@ -51,28 +57,132 @@ export interface ConvKernelCode {
 /** The largest kernel side the unrolled SIMD core is generated for (its body grows with K x K). */
 export const maxUnrolledKernel = 11;
 
+/** Whether the SIMD core computes a convolution op (stride 1, padding < kernel, kernel side up to `maxUnrolledKernel`). */
+const onCore = (op: Op): boolean => {
+  const { kernel: K, stride: S, padding: P } = op.attrs as Record<string, number>;
+  return S === 1 && P <= K - 1 && K <= maxUnrolledKernel;
+};
+
 /** The kernel of `k` when its root is a convolution or pooling op this module generates (or a convolution sparse form: `./sparse-conv.ts`), else undefined. */
-export const convKernel = (ir: IR, k: Kernel, batch: number, addr: AddressOf, scratch: number, wasm: WasmFunctions): ConvKernelCode | undefined => {
+export const convKernel = (s: Schedule, k: Kernel, addr: AddressOf, scratch: number, wasm: WasmFunctions): ConvKernelCode | undefined => {
+  const ir = s.ir;
+  const batch = s.plan!.batch;
   const root = ir.ops[k.ops[0]];
-  if (sparseConvOps.has(root.op)) return sparseConvKernel(ir, k, batch, addr, scratch, wasm);
+  if (sparseConvOps.has(root.op)) return sparseConvKernel(ir, k, batch, addr, scratch, wasm, absorbedPool(s, k, addr));
   switch (root.op) {
     case 'conv':
     case 'convGradX':
     case 'convGradW': {
-      const { kernel: K, stride: S, padding: P } = root.attrs as Record<string, number>;
-      if (S !== 1 || P > K - 1 || K > maxUnrolledKernel) return undefined;
-      if (root.op === 'conv') return convForward(ir, k, root, batch, addr, scratch, wasm);
+      if (!onCore(root)) return undefined;
+      if (root.op === 'conv') return convForward(ir, k, root, batch, addr, scratch, wasm, absorbedPool(s, k, addr));
       if (root.op === 'convGradX') return convGradX(ir, k, root, batch, addr, scratch, wasm);
       return convGradW(ir, k, root, batch, addr, scratch, wasm);
     }
-    case 'maxPool':
+    case 'maxPool': {
+      const by = k.index > 0 ? s.kernels[k.index - 1] : undefined;
+      if (by && absorbedPool(s, by, addr)) return { text: [`function ${k.name}(M) {`, `  // done sample by sample by ${by.name}`, '}'].join('\n'), partition: undefined, scratchFloats: 0 };
       return maxPool(ir, k, root, batch, addr);
+    }
     case 'maxPoolGrad':
       return maxPoolGrad(ir, k, root, batch, addr);
     default:
       return undefined;
   }
 };
+
+/**
+ * A max-pooling kernel (optionally with a ReLU fused after it) that the convolution kernel right
+ * before it does instead, sample by sample while each sample's output is in cache: the kernel after
+ * a `conv` (on the SIMD core) or `convScatter` kernel whose only fused op is its bias, when it
+ * pools that kernel's output and its output overlaps nothing the convolution kernel reads.
+ */
+export interface AbsorbedPool {
+  readonly kernel: Kernel;
+  readonly op: Op;
+  readonly relu: boolean;
+}
+
+/** The pooling kernel `k` absorbs (see `AbsorbedPool`), or undefined. */
+export const absorbedPool = (s: Schedule, k: Kernel, addr: AddressOf): AbsorbedPool | undefined => {
+  const ir = s.ir;
+  const root = ir.ops[k.ops[0]];
+  if (!((root.op === 'conv' && onCore(root)) || root.op === 'convScatter')) return undefined;
+  const hw = (root.attrs.outH as number) * (root.attrs.outW as number);
+  const { rest } = splitBias(ir, k, hw);
+  if (rest.length) return undefined;
+  const next = s.kernels[k.index + 1];
+  const pool = next && ir.ops[next.ops[0]];
+  if (!pool || pool.op !== 'maxPool' || pool.inputs[0] !== k.output) return undefined;
+  const relu = next.ops.length === 2 && ir.ops[next.ops[1]].op === 'relu';
+  if (next.ops.length > (relu ? 2 : 1) || externalValues(ir).has(pool.id)) return undefined;
+  const batch = s.plan!.batch;
+  const span = (v: number): [number, number] => [addr(v), addr(v) + size(ir.ops[v].shape!) * (ir.ops[v].batched ? batch : 1)];
+  const [o0, o1] = span(next.output);
+  const read = new Set(k.ops.flatMap((o) => ir.ops[o].inputs).filter((v) => !k.ops.includes(v)));
+  read.add(k.output);
+  for (const v of read) {
+    const [a0, a1] = span(v);
+    if (a0 < o1 && o0 < a1) return undefined;
+  }
+  return { kernel: next, op: pool, relu };
+};
+
+/**
+ * A WebAssembly function `(py0, pp0)` pooling one sample: y planes [C][H][W] at byte address py0
+ * into [C][outH][outW] at pp0, each window scanned row-major keeping its first maximum (`t > v`, as the maxPool
+ * kernel and the reference), then the ReLU when fused. Windows of 2 x 2 four outputs at a time
+ * (even and odd columns by shuffles, f32x4.pmax keeping the earlier value unless the later is
+ * greater), the rest scalar.
+ */
+export const poolFunction = (p: AbsorbedPool, wasm: WasmFunctions): string => {
+  const next = labels();
+  const { size: P, channels: C, height: H, width: W, outH, outW } = p.op.attrs as Record<string, number>;
+  const W4 = P === 2 ? outW - (outW % 4) : 0;
+  const even = `(i8x16.shuffle 0 1 2 3 8 9 10 11 16 17 18 19 24 25 26 27`;
+  const odd = `(i8x16.shuffle 4 5 6 7 12 13 14 15 20 21 22 23 28 29 30 31`;
+  const vec = [
+    set('pa0', `(v128.load ${add(get('prow'), mul(get('px'), i32(8)))})`),
+    set('pa1', `(v128.load offset=16 ${add(get('prow'), mul(get('px'), i32(8)))})`),
+    set('pb0', `(v128.load offset=${W * 4} ${add(get('prow'), mul(get('px'), i32(8)))})`),
+    set('pb1', `(v128.load offset=${W * 4 + 16} ${add(get('prow'), mul(get('px'), i32(8)))})`),
+    set('pv', `${even} ${get('pa0')} ${get('pa1')})`),
+    set('pv', `(f32x4.pmax ${get('pv')} ${odd} ${get('pa0')} ${get('pa1')}))`),
+    set('pv', `(f32x4.pmax ${get('pv')} ${even} ${get('pb0')} ${get('pb1')}))`),
+    set('pv', `(f32x4.pmax ${get('pv')} ${odd} ${get('pb0')} ${get('pb1')}))`),
+    ...(p.relu ? [set('pv', `(f32x4.pmax (v128.const i32x4 0 0 0 0) ${get('pv')})`)] : []),
+    `(v128.store ${add(get('orow'), mul(get('px'), i32(4)))} ${get('pv')})`,
+  ];
+  const scan: string[] = [];
+  for (let ky = 0; ky < P; ky++) {
+    for (let kx = 0; kx < P; kx++) {
+      if (!ky && !kx) continue;
+      scan.push(set('pt', `(f32.load offset=${(ky * W + kx) * 4} ${add(get('prow'), mul(get('px'), i32(P * 4)))})`), set('ps', `(select ${get('pt')} ${get('ps')} (f32.gt ${get('pt')} ${get('ps')}))`));
+    }
+  }
+  const one = [
+    set('ps', `(f32.load ${add(get('prow'), mul(get('px'), i32(P * 4)))})`),
+    ...scan,
+    ...(p.relu ? [set('ps', `(select ${get('ps')} (f32.const 0) (f32.gt ${get('ps')} (f32.const 0)))`)] : []),
+    `(f32.store ${add(get('orow'), mul(get('px'), i32(4)))} ${get('ps')})`,
+  ];
+  const body = forLoop(next(), 'pr', i32(0), i32(C * outH), 1, [
+    // pooled row pr = (c, oy): input row c H + oy P
+    set('prow', add(get('py0'), mul(add(mul(`(i32.div_u ${get('pr')} ${i32(outH)})`, i32(H)), mul(`(i32.rem_u ${get('pr')} ${i32(outH)})`, i32(P))), i32(W * 4)))),
+    set('orow', add(get('pp0'), mul(get('pr'), i32(outW * 4)))),
+    ...(W4 > 0 ? forLoop(next(), 'px', i32(0), i32(W4), 4, vec) : []),
+    ...(outW > W4 ? forLoop(next(), 'px', i32(W4), i32(outW), 1, one) : []),
+  ]);
+  const locals = [
+    ...['pr', 'px', 'prow', 'orow'].map((v) => `(local $${v} i32)`),
+    ...['pa0', 'pa1', 'pb0', 'pb1', 'pv'].map((v) => `(local $${v} v128)`),
+    '(local $ps f32)',
+    '(local $pt f32)',
+  ];
+  return wasm.add('(param $py0 i32) (param $pp0 i32)', locals, body);
+};
+
+/** Pooled floats per sample of an absorbed pool's output. */
+export const pooledPerSample = (p: AbsorbedPool): number => size(p.op.shape!);
 
 // ---- JavaScript helpers ----
 
@@ -272,8 +382,10 @@ const coreKernel = (
   out: number,
   scratch: number,
   after: ReadonlyArray<string>,
+  pool?: AbsorbedPool & { readonly at: number },
 ): ConvKernelCode => {
   const next = labels();
+  const pooling = pool ? poolFunction(pool, wasm) : undefined;
   const { pad } = input;
   const inH = input.H + 2 * pad;
   const inW = input.W + 2 * pad;
@@ -288,6 +400,7 @@ const coreKernel = (
         : [set('pin', add(i32(input.at * 4), mul(get('b'), i32(inSample * 4))))]),
       set('pout', add(i32(out * 4), mul(get('b'), i32(outSample * 4)))),
       ...validConv({ ...core, inH, inW }, next),
+      ...(pool && pooling ? [`(call $${pooling} ${get('pout')} ${add(i32(pool.at * 4), mul(get('b'), i32(pooledPerSample(pool) * 4)))})`] : []),
     ]),
   ];
   const name = wasm.add('(param $lo i32) (param $hi i32)', coreLocals(), body);
@@ -307,7 +420,7 @@ const splitBias = (ir: IR, k: Kernel, hw: number): { bias?: number; rest: number
   return { rest: k.ops.slice(1) };
 };
 
-const convForward = (ir: IR, k: Kernel, op: Op, batch: number, addr: AddressOf, scratch: number, wasm: WasmFunctions): ConvKernelCode => {
+const convForward = (ir: IR, k: Kernel, op: Op, batch: number, addr: AddressOf, scratch: number, wasm: WasmFunctions, pool: AbsorbedPool | undefined): ConvKernelCode => {
   const { channels: C, height: H, width: Wd, kernel: K, padding: P, filters: F, outH, outW } = op.attrs as Record<string, number>;
   const { bias, rest } = splitBias(ir, k, outH * outW);
   const out = addr(k.output);
@@ -316,7 +429,8 @@ const convForward = (ir: IR, k: Kernel, op: Op, batch: number, addr: AddressOf, 
     wBase: addr(op.inputs[1]) * 4, wO: C * K * K, wI: K * K, tap: (ky: number, kx: number) => ky * K + kx,
     ...(bias !== undefined ? { bias: addr(bias) * 4 } : {}),
   };
-  return coreKernel(k, batch, wasm, core, { at: addr(op.inputs[0]), H, W: Wd, pad: P }, out, scratch, batchedPass(ir, k, rest, addr, batch, F * outH * outW, out));
+  const pooled = pool ? { ...pool, at: addr(pool.kernel.output) } : undefined;
+  return coreKernel(k, batch, wasm, core, { at: addr(op.inputs[0]), H, W: Wd, pad: P }, out, scratch, batchedPass(ir, k, rest, addr, batch, F * outH * outW, out), pooled);
 };
 
 const convGradX = (ir: IR, k: Kernel, op: Op, batch: number, addr: AddressOf, scratch: number, wasm: WasmFunctions): ConvKernelCode => {

@@ -107,7 +107,7 @@ export const generateJs = (s: Schedule, addressOf: AddressOf, scratch: number): 
       scratchFloats = Math.max(scratchFloats, sparse.scratchFloats);
       return sparse;
     }
-    const conv = convKernel(ir, k, batch, addressOf, scratch, wasm);
+    const conv = convKernel(s, k, addressOf, scratch, wasm);
     if (conv) {
       scratchFloats = Math.max(scratchFloats, conv.scratchFloats);
       return conv;

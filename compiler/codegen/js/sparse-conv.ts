@@ -19,22 +19,22 @@
 import type { Kernel } from '../../backend/schedule.ts';
 import type { IR, Op } from '../../ir.ts';
 import { size } from '../../ops/prim/helpers.ts';
-import { convWindow } from '../../ops/prim/sparse-conv.ts';
+import { convWindow, flippedScatter } from '../../ops/prim/sparse-conv.ts';
 import { compactLayout } from '../../ops/prim/sparse.ts';
 import { elementwiseExpr, intLit as int, type Reader } from '../expr.ts';
-import type { ConvKernelCode, WasmFunctions } from './conv.ts';
+import { poolFunction, pooledPerSample, type AbsorbedPool, type ConvKernelCode, type WasmFunctions } from './conv.ts';
 import type { AddressOf } from './program.ts';
 
 /** The primitives whose kernels this module generates. */
 export const sparseConvOps: ReadonlySet<string> = new Set(['convWeightT', 'channelLast', 'convScatter', 'convGradXFrom', 'convGradWFrom', 'maxPoolGradCompact', 'expand', 'pickAt']);
 
 /** The kernel of `k` when its root is a convolution sparse form, else undefined. `scratch` is the program's scratch area. */
-export const sparseConvKernel = (ir: IR, k: Kernel, batch: number, addr: AddressOf, scratch: number, wasm: WasmFunctions): ConvKernelCode | undefined => {
+export const sparseConvKernel = (ir: IR, k: Kernel, batch: number, addr: AddressOf, scratch: number, wasm: WasmFunctions, pool?: AbsorbedPool): ConvKernelCode | undefined => {
   const root = ir.ops[k.ops[0]];
   if (!sparseConvOps.has(root.op)) return undefined;
   const fusable = root.op === 'convScatter' || root.op === 'convGradWFrom' || root.op === 'expand' || (root.op === 'convGradXFrom' && root.inputs.length === 2);
   if (k.ops.length > 1 && !fusable) throw new Error(`codegen: ${root.op} cannot take fused ops`);
-  const g = { ir, k, op: root, batch, addr, scratch, wasm };
+  const g = { ir, k, op: root, batch, addr, scratch, wasm, pool };
   switch (root.op) {
     case 'convWeightT':
       return weightT(g);
@@ -47,7 +47,7 @@ export const sparseConvKernel = (ir: IR, k: Kernel, batch: number, addr: Address
     case 'pickAt':
       return pickAt(g);
     case 'convScatter':
-      return scatter(g);
+      return root.attrs.stride === 1 && ir.ops[root.inputs[1]].attrs.order === 'ckkfFlip' ? scatterRuns(g) : scatter(g);
     case 'convGradXFrom':
       return gradXFrom(g);
     default:
@@ -63,6 +63,8 @@ interface Gen {
   readonly addr: AddressOf;
   readonly scratch: number;
   readonly wasm: WasmFunctions;
+  /** The pooling a convScatter kernel does sample by sample (conv.ts `absorbedPool`). */
+  readonly pool?: AbsorbedPool;
 }
 
 const attrs = (op: Op) => op.attrs as Record<string, number>;
@@ -90,6 +92,9 @@ const store = (g: Gen): string[] => {
   return [...k.ops.slice(1).map((o) => `v = ${elementwiseExpr(ir.ops[o], 'v', r)};`), `M[${int(addr(k.output))} + o] = v;`];
 };
 
+/** Statements applying fused ops `ops` (a tail of the kernel's) to `v` and storing it at output element `o`. */
+const storeRest = (g: Gen, ops: ReadonlyArray<number>): string[] => store({ ...g, k: { ...g.k, ops: [g.k.ops[0], ...ops] } });
+
 /** Address (JS text) of sample b's record of compact value v. */
 const rec = (g: Gen, v: number, b = 'b'): string => `${int(g.addr(v))} + ${b} * ${int(compactLayout(capOf(g.ir.ops[v])).stride)}`;
 
@@ -116,12 +121,14 @@ const weightT = (g: Gen): ConvKernelCode => {
   const KK = K * K;
   let rows: number;
   let body: string[];
-  if (g.op.attrs.order === 'ckkf') {
+  if (g.op.attrs.order !== 'fkkc') {
+    // row r = (c, ky, j): tap kx = j (ckkf) or K - 1 - j (ckkfFlip)
+    const tap = g.op.attrs.order === 'ckkf' ? 'r' : `r - (r % ${int(K)}) + ${int(K - 1)} - (r % ${int(K)})`;
     rows = CKK + (g.op.attrs.sums ? 1 : 0);
     body = [
       'for (let r = lo; r < hi; r++) {',
-      `  const o = ${int(out)} + r * ${int(F)};`,
-      `  if (r < ${int(CKK)}) for (let f = 0; f < ${int(F)}; f++) M[o + f] = M[${int(W)} + f * ${int(CKK)} + r];`,
+      `  const o = ${int(out)} + r * ${int(F)}, t = ${tap};`,
+      `  if (r < ${int(CKK)}) for (let f = 0; f < ${int(F)}; f++) M[o + f] = M[${int(W)} + f * ${int(CKK)} + t];`,
       `  else for (let f = 0; f < ${int(F)}; f++) { let s = 0; for (let t = 0; t < ${int(CKK)}; t++) s += M[${int(W)} + f * ${int(CKK)} + t]; M[o + f] = s; }`,
       '}',
     ];
@@ -134,7 +141,7 @@ const weightT = (g: Gen): ConvKernelCode => {
       '}',
     ];
   }
-  return { text: fn(g.k, rows, body), partition: { extent: rows, grain: 1, work: rows * (g.op.attrs.order === 'ckkf' ? F : C) }, scratchFloats: 0 };
+  return { text: fn(g.k, rows, body), partition: { extent: rows, grain: 1, work: rows * (g.op.attrs.order === 'fkkc' ? C : F) }, scratchFloats: 0 };
 };
 
 /** channelLast: per sample, the padded channel-last planes cleared (the padding) or set to the compact value's base, then its values placed. */
@@ -317,6 +324,122 @@ const scatterLocals = (extra: ReadonlyArray<string> = []): string[] => [
 
 // ---- WebAssembly kernels ----
 
+/** The bias a kernel's first fused op adds per output channel (hw positions each), and the fused ops after it. */
+const splitBias = (g: Gen, hw: number): { bias?: number; rest: ReadonlyArray<number> } => {
+  const [, first, ...others] = g.k.ops;
+  const b = first !== undefined ? g.ir.ops[first] : undefined;
+  return b && b.op === 'biasAdd' && b.inputs[0] === g.k.ops[0] && b.attrs.hw === hw ? { bias: b.inputs[1], rest: others } : { rest: g.k.ops.slice(1) };
+};
+
+/** Largest unrolled scatter body (floats of taps per active input; larger ones loop over ky). */
+const maxUnrolledTaps = 4096;
+
+/**
+ * convScatter, stride 1 (Wt flipped along x: row (c, ky, j) holds tap kx = K - 1 - j), all in one
+ * WebAssembly call per range of samples. The accumulator [H + P + K - 1][W + P + K - 1][F] is
+ * channel-last and offset by K - 1 rows and columns, so each active input (c, iy, ix) adds, for each
+ * ky, one contiguous run of K x F floats: acc[iy + P + K - 1 - ky][ix + P .. ix + P + K)[:] +=
+ * value x Wt[c][ky][:][:] (outputs off the edges land in the margins, never read). Per sample the
+ * outputs are read out as [F][outH][outW] (plus base x the sums row, plus the bias, in wasm) and
+ * cleared behind (the margins only ever collect what is never read), then pooled when the next
+ * kernel's max-pooling is absorbed. Other fused ops run in JavaScript afterwards, in place.
+ */
+const scatterRuns = (g: Gen): ConvKernelCode => {
+  const { filters: F, channels: C, height: H, width: W, kernel: K, padding: P, outH, outW, cap } = attrs(g.op);
+  const base = g.op.attrs.base as boolean;
+  const [x, wt] = g.op.inputs;
+  if (!flippedScatter(attrs(g.op) as never)) throw new Error('codegen: convScatter runs need stride 1 and at most 256 filters');
+  const L = compactLayout(cap);
+  const next = labels();
+  const plane = outH * outW;
+  const RA = H + P + K - 1;
+  const CA = W + P + K - 1;
+  const slot = align4(RA * CA * F);
+  const { bias, rest } = splitBias(g, plane);
+  const rowB = CA * F * 4;
+  const F4 = F - (F % 4);
+  const out = g.addr(g.k.output);
+  const sums = (g.addr(wt) + C * K * K * F) * 4;
+  const taps =
+    K * K * F <= maxUnrolledTaps
+      ? Array.from({ length: K }, (_, ky) => axpy(next, K * F, (K - 1 - ky) * rowB, ky * K * F * 4)).flat()
+      : forLoop(next(), 'y0', i32(0), i32(K), 1, [
+          ...axpy(next, K * F),
+          set('pa', sub(get('pa'), i32(rowB))),
+          set('pw', add(get('pw'), i32(K * F * 4))),
+        ]);
+  /** v (vector of filters 4q..4q+3, or one filter's scalar) with base x sums and the bias added. */
+  const finishVec = (q: number): string[] => [
+    ...(base ? [set('rv', `(f32x4.add ${get('rv')} (f32x4.mul ${get('bv')} (v128.load ${i32(sums + q * 16)})))`)] : []),
+    ...(bias !== undefined ? [set('rv', `(f32x4.add ${get('rv')} (v128.load ${i32(g.addr(bias) * 4 + q * 16)}))`)] : []),
+  ];
+  const finishOne = (f: number): string[] => [
+    ...(base ? [set('rs', `(f32.add ${get('rs')} (f32.mul ${get('bs')} (f32.load ${i32(sums + f * 4)})))`)] : []),
+    ...(bias !== undefined ? [set('rs', `(f32.add ${get('rs')} (f32.load ${i32(g.addr(bias) * 4 + f * 4)}))`)] : []),
+  ];
+  const readOne = [
+    set('pa', add(get('acc'), mul(add(mul(add(get('oy'), i32(K - 1)), i32(CA)), add(get('ox'), i32(K - 1))), i32(F * 4)))),
+    set('q', add(i32(out * 4), mul(add(add(mul(get('b'), i32(F * plane)), mul(get('oy'), i32(outW))), get('ox')), i32(4)))),
+    ...Array.from({ length: F4 / 4 }, (_, q) => [
+      set('rv', `(v128.load offset=${q * 16} ${get('pa')})`),
+      `(v128.store offset=${q * 16} ${get('pa')} (v128.const i32x4 0 0 0 0))`,
+      ...finishVec(q),
+      ...[0, 1, 2, 3].map((l) => `(f32.store offset=${(4 * q + l) * plane * 4} ${get('q')} (f32x4.extract_lane ${l} ${get('rv')}))`),
+    ]).flat(),
+    ...Array.from({ length: F - F4 }, (_, t) => [
+      set('rs', `(f32.load offset=${(F4 + t) * 4} ${get('pa')})`),
+      `(f32.store offset=${(F4 + t) * 4} ${get('pa')} (f32.const 0))`,
+      ...finishOne(F4 + t),
+      `(f32.store offset=${(F4 + t) * plane * 4} ${get('q')} ${get('rs')})`,
+    ]).flat(),
+  ];
+  const poolName = g.pool ? poolFunction(g.pool, g.wasm) : undefined;
+  const body = [
+    set('acc', add(i32(g.scratch * 4), mul(get('lo'), i32(slot * 4)))),
+    set('pa', get('acc')),
+    ...clear(next, slot),
+    ...forLoop(next(), 'b', get('lo'), get('hi'), 1, [
+      set('pc', add(i32(g.addr(x) * 4), mul(get('b'), i32(L.stride * 4)))),
+      set('n', '(i32.trunc_sat_f32_u (f32.load (local.get $pc)))'),
+      ...(base ? [set('bs', `(f32.load offset=4 ${get('pc')})`), set('bv', `(f32x4.splat ${get('bs')})`)] : []),
+      ...forLoop(next(), 'j', i32(0), get('n'), 1, [
+        ...readEntry(L),
+        set('c', divU(get('idx'), i32(H * W))),
+        set('r', sub(get('idx'), mul(get('c'), i32(H * W)))),
+        set('y', divU(get('r'), i32(W))),
+        set('x', sub(get('r'), mul(get('y'), i32(W)))),
+        // the ky = K - 1 row of the runs: acc[iy + P][ix + P]
+        set('pa', add(get('acc'), mul(add(mul(add(get('y'), i32(P)), i32(CA)), add(get('x'), i32(P))), i32(F * 4)))),
+        set('pw', add(i32(g.addr(wt) * 4), mul(get('c'), i32(K * K * F * 4)))),
+        ...(K * K * F <= maxUnrolledTaps ? [] : [set('pa', add(get('pa'), i32((K - 1) * rowB)))]),
+        ...taps,
+      ]),
+      ...forLoop(next(), 'oy', i32(0), i32(outH), 1, forLoop(next(), 'ox', i32(0), i32(outW), 1, readOne)),
+      ...(poolName && g.pool
+        ? [`(call $${poolName} ${add(i32(out * 4), mul(get('b'), i32(F * plane * 4)))} ${add(i32(g.addr(g.pool.kernel.output) * 4), mul(get('b'), i32(pooledPerSample(g.pool) * 4)))})`]
+        : []),
+    ]),
+  ];
+  const locals = [...scatterLocals(['b', 'acc']), '(local $rv v128)', '(local $bv v128)', '(local $rs f32)', '(local $bs f32)'];
+  const name = g.wasm.add('(param $lo i32) (param $hi i32)', locals, body);
+  const after = rest.length
+    ? [
+        'for (let b = lo; b < hi; b++) {',
+        `  for (let e = 0, o = b * ${int(F * plane)}; e < ${int(F * plane)}; e++, o++) {`,
+        `    let v = M[${int(out)} + o];`,
+        ...storeRest(g, rest).map((l) => `    ${l}`),
+        '  }',
+        '}',
+      ]
+    : [];
+  const active = Math.min(cap, 512);
+  return {
+    text: fn(g.k, g.batch, [`W.${name}(lo, hi);`, ...after]),
+    partition: { extent: g.batch, grain: 1, work: (g.batch * active * K * K * F) / 4 + g.batch * plane * F },
+    scratchFloats: g.batch * slot,
+  };
+};
+
 /**
  * convScatter: per sample (a WebAssembly call each), the channel-last accumulator [outH][outW][F]
  * cleared, then for each active input (c, iy, ix), for each output (oy, ox) whose window holds it
@@ -363,6 +486,7 @@ const scatter = (g: Gen): ConvKernelCode => {
   const name = g.wasm.add('(param $b i32) (param $acc i32)', scatterLocals(), body);
   const acc = `${int(g.scratch)} + lo * ${int(slot)}`;
   const sums = g.addr(wt) + C * K * K * F;
+  const poolName = g.pool ? poolFunction(g.pool, g.wasm) : undefined;
   const readOut = [
     `const acc = ${acc};`,
     'for (let b = lo; b < hi; b++) {',
@@ -375,6 +499,7 @@ const scatter = (g: Gen): ConvKernelCode => {
     ...store(g).map((l) => `      ${l}`),
     '    }',
     '  }',
+    ...(poolName && g.pool ? [`  W.${poolName}((${int(g.addr(g.k.output))} + b * ${int(F * plane)}) * 4, (${int(g.addr(g.pool.kernel.output))} + b * ${int(pooledPerSample(g.pool))}) * 4);`] : []),
     '}',
   ];
   const active = Math.min(cap, 512);

@@ -8,9 +8,10 @@
  *
  * - `convWeightT(W)`: W `[F, C, K, K]` laid out for scatters: order `ckkf` gives `[C K K, F]`
  *   (row (c, ky, kx) holds the F filters' taps; with `sums`, one more row of each filter's sum of
- *   W), order `fkkc` gives `[F K K, C]` (row (f, ky, kx) holds the C channels' taps).
+ *   W), `ckkfFlip` the same with each row of taps reversed along x (row (c, ky, j) holds tap
+ *   kx = K - 1 - j), order `fkkc` gives `[F K K, C]` (row (f, ky, kx) holds the C channels' taps).
  * - `convScatter(x, Wt)`: `conv` of a compact input: every active input (c, iy, ix) adds value x
- *   row (c, ky, kx) of Wt (`ckkf`) into each output position it reaches. With `base` (an input
+ *   row (c, ky, kx) of Wt (`ckkf`, or `ckkfFlip` with stride 1) into each output position it reaches. With `base` (an input
  *   compacted around its background, padding 0 only), base x the sums row is added to every output.
  * - `convGradXFrom(g, Wg[, at])`: `convGradX` of a compact output gradient: every active (f, oy, ox)
  *   adds g x row (f, ky, kx) of Wg (`fkkc`) into the input positions its window covers. Dense
@@ -57,22 +58,29 @@ export const convWindow = (g: Pick<Geometry, 'kernel' | 'stride' | 'outH' | 'out
   cols: (g.outW - 1) * g.stride + g.kernel,
 });
 
+/**
+ * Whether a convScatter reads its weights flipped along x (`ckkfFlip`): stride 1 and at most 256
+ * filters, where the cpu kernel adds each active input as K contiguous runs of K x F taps (its
+ * read-out is unrolled over the filters); otherwise `ckkf`, tap by tap.
+ */
+export const flippedScatter = (g: { readonly filters: number; readonly stride: number }): boolean => g.stride === 1 && g.filters <= 256;
+
 /** `convWeightT(W)`. */
 export const convWeightTOp: OpDef = {
   name: 'convWeightT',
   arity: [1, 1],
-  attrs: { filters: 'int', channels: 'int', kernel: 'int', order: ['ckkf', 'fkkc'], sums: 'bool' },
+  attrs: { filters: 'int', channels: 'int', kernel: 'int', order: ['ckkf', 'ckkfFlip', 'fkkc'], sums: 'bool' },
   absolute: true,
   inferShape: fromAttrs((a) => {
     const [F, C, K] = [a.filters, a.channels, a.kernel] as number[];
-    return a.order === 'ckkf' ? [C * K * K + (a.sums ? 1 : 0), F] : [F * K * K, C];
+    return a.order === 'fkkc' ? [F * K * K, C] : [C * K * K + (a.sums ? 1 : 0), F];
   }),
   check: (op, ins) => {
     const { filters: F, channels: C, kernel: K } = op.attrs as Record<string, number>;
     const w = ins[0]?.shape;
     return [
       ...(!ins[0]?.batched && w?.length === 4 && w[0] === F && w[1] === C && w[2] === K && w[3] === K ? [] : [`W must be an unbatched [${F}, ${C}, ${K}, ${K}], got [${w?.join(', ') ?? '?'}]`]),
-      ...(op.attrs.sums && op.attrs.order !== 'ckkf' ? ['sums only with order ckkf'] : []),
+      ...(op.attrs.sums && op.attrs.order === 'fkkc' ? ['sums only with orders ckkf and ckkfFlip'] : []),
     ];
   },
 };
