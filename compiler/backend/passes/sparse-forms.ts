@@ -28,15 +28,19 @@
  * a gather of k active inputs costs GATHER x k U / 4 (an axpy per active input, without the dense
  * product's register blocking) plus the transpose, TRANSPOSE x U F per call, shared by the batch;
  * a scalar multiply-add at scattered addresses (winners x winners, winners x units) costs SCALAR.
- * For each candidate k-winners layer the pass sums both forms over the ops it changes (its
- * consumers' forward products, the gradient reaching it, and its own backward products, taking
- * the other operands as dense) and picks the cheaper. A 90%-dense k-winners layer stays dense;
- * 10% goes compact. The first layer's input density is `inputDensity` (a compile option: the
- * fraction of a sample's inputs that differ from its first; 0.25 by default, MNIST-like images).
- * Sparse weights: the kernels use dense columns of the masked weights (SIMD over units); per-input
- * index lists would cost SCALAR x weightDensity x U per active input against GATHER x U / 4, which
- * pays only below about 40% of that (weight densities under ~15%), and are not generated yet: the
- * report says so per layer.
+ * The constants (`formCosts`) were measured on the cpu backend's kernels on one core of this
+ * project's 2-core machine (a dense product: about 0.35 ns per 4 multiply-adds). For each
+ * candidate k-winners layer the pass sums both forms over the ops it changes (its consumers'
+ * forward products, the gradient reaching it, and its own backward products, the neighbouring
+ * k-winners layers taken in the form they are given: first every candidate compact, then again
+ * without those that do not pay, until the choices settle) and picks the cheaper. A 90%-dense
+ * k-winners layer stays dense; 10% goes compact. The first layer's input density is
+ * `inputDensity` (a compile option: the fraction of a sample's inputs that differ from its first;
+ * 0.25 by default, MNIST-like images); its transpose is shared by the batch, so at batch 8 it
+ * stays dense and at 64 it skips the background. Sparse weights: the kernels use dense columns of
+ * the masked weights (SIMD over units); per-input index lists would cost SCALAR x weightDensity
+ * x U per active input against GATHER x U / 4, which pays only below a weight density of about
+ * GATHER / (4 SCALAR), 8%, and they are not generated yet: the report says so per layer.
  *
  * The gpujs generator does not implement these primitives: the pass runs for the cpu backend
  * only (`compile(..., { sparse: {...} })`), and every other backend gets the dense IR.
@@ -65,14 +69,20 @@ export interface SparseFormsOptions {
 /** The default `inputDensity`: MNIST digits leave about 80% of the pixels at the background. */
 export const defaultInputDensity = 0.25;
 
-/** Cost-model constants (units: one SIMD multiply-add of the blocked dense products). */
+/**
+ * Cost-model constants, in units of one SIMD multiply-add (4 multiply-adds) of the register-blocked
+ * dense products, measured on the cpu backend (batch 64, one core, minima over steps): the
+ * gathers of sparse-mlp's first and second layers ran at 1.3 and 1.8 units per 4 multiply-adds, a
+ * 1000 x 1000 transpose at 1.4 per element, and the scattered multiply-adds of linearGradXAt and
+ * of the weight-gradient scatter at about 4.5 each.
+ */
 export const formCosts = {
   /** Per 4 multiply-adds of a gather (axpy of one row per active input). */
   GATHER: 1.5,
   /** Per element of a transpose (once per call). */
-  TRANSPOSE: 0.5,
+  TRANSPOSE: 1.4,
   /** Per scalar multiply-add at a scattered address. */
-  SCALAR: 1,
+  SCALAR: 4.5,
 } as const;
 
 /** One decision of the pass, for `asText` and `winnow inspect --kernels`. */
@@ -122,6 +132,9 @@ export const planSparseForms = (ir: IR, options: SparseFormsOptions): Plan => {
     return mask ? '; sparse weights used as dense columns (per-input index lists are not generated)' : '';
   };
 
+  /** k-winners layers that have a compact form (structurally). */
+  interface Candidate { readonly a: Op; readonly t: Op; readonly n: number; readonly k: number; readonly at: string; readonly consumers: ReadonlyArray<Op>; readonly grads: ReadonlyArray<Op> }
+  const candidates: Candidate[] = [];
   for (const a of ir.ops) {
     if (a.op !== 'kwtaApply') continue;
     const t = ir.ops[a.inputs[1]];
@@ -163,10 +176,24 @@ export const planSparseForms = (ir: IR, options: SparseFormsOptions): Plan => {
       refuse(problem);
       continue;
     }
-    // Costs per sample of the ops that change, other operands taken as dense.
+    candidates.push({ a, t, n, k, at, consumers, grads });
+  }
+
+  // Costs per sample of the ops that change, in both forms, the neighbouring k-winners layers taken
+  // in the form they are being given (first all compact; a layer that does not pay is then taken
+  // dense by its neighbours and the costs are made again, until the choices settle).
+  const byThreshold = new Map(candidates.map((c) => [c.t.id, c]));
+  const costOf = (c: Candidate, active: ReadonlySet<number>) => {
+    const { n, k } = c;
+    /** Active elements per sample of a value when it is compact (a chosen layer's winners or their gradient), else undefined. */
+    const kOf = (v: number): number | undefined => {
+      const o = ir.ops[v];
+      const owner = o.op === 'kwtaApply' ? byThreshold.get(o.inputs[1]) : o.op === 'kwtaGrad' ? byThreshold.get(o.inputs[2]) : undefined;
+      return owner && active.has(owner.a.id) ? owner.k : undefined;
+    };
     let dense = 0;
     let sparse = 0;
-    for (const u of consumers) {
+    for (const u of c.consumers) {
       if (u.op === 'linear') {
         const U = u.attrs.units as number;
         dense += (U * n) / 4;
@@ -174,53 +201,66 @@ export const planSparseForms = (ir: IR, options: SparseFormsOptions): Plan => {
       } else if (u.op === 'linearGradW') {
         const U = u.attrs.units as number;
         dense += (U * n) / 4;
-        sparse += SCALAR * U * k;
+        sparse += SCALAR * (kOf(u.inputs[0]) ?? U) * k;
       } else if (u.op !== 'dutyCycle') {
-        const c = convConsumerCost(u, n, k, B, formCosts);
-        dense += c.dense;
-        sparse += c.sparse;
+        const cc = convConsumerCost(u, n, k, B, formCosts);
+        dense += cc.dense;
+        sparse += cc.sparse;
       } else {
         dense += n;
         sparse += k;
       }
     }
-    for (const kg of grads) {
+    for (const kg of c.grads) {
       const gx = ir.ops[kg.inputs[0]];
       if (gx.op === 'linearGradX') {
         const U = gx.attrs.units as number;
         dense += (U * n) / 4 + n;
-        sparse += SCALAR * U * k;
+        sparse += SCALAR * (kOf(gx.inputs[0]) ?? U) * k;
       } else {
-        const c = convGradReachingCost(gx, n, k, formCosts);
-        dense += c.dense;
-        sparse += c.sparse;
+        const cc = convGradReachingCost(gx, n, k, formCosts);
+        dense += cc.dense;
+        sparse += cc.sparse;
       }
       for (const u of users[kg.id]) {
         if (u.op === 'maxPoolGrad' || u.op === 'convGradW' || u.op === 'convGradX' || (u.op === 'biasGrad' && (u.attrs.hw as number) > 1)) {
-          const c = convGradUserCost(u, k, users, formCosts);
-          dense += c.dense;
-          sparse += c.sparse;
+          const cc = convGradUserCost(u, k, users, formCosts);
+          dense += cc.dense;
+          sparse += cc.sparse;
         } else if (u.op === 'biasGrad') {
           dense += n;
           sparse += k;
         } else {
           const F = u.attrs.fanIn as number;
           dense += (n * F) / 4;
-          sparse += (GATHER * k * F) / 4;
+          // linearGradW: winners x the input's active elements; linearGradX: at the previous layer's winners, else rows of W
+          const next = u.op === 'linearGradX' && users[u.id].length === 1 ? kOf(users[u.id][0].id) : undefined;
+          const kx = u.op === 'linearGradW' ? kOf(u.inputs[1]) : next;
+          sparse += kx !== undefined ? SCALAR * k * kx : (GATHER * k * F) / 4;
         }
       }
     }
-    const chosen = sparse < dense || options.mode === 'always';
-    if (chosen) compact.add(a.id);
-    const next = consumers.find((u) => u.op === 'linear' || u.op === 'conv')!;
+    return { dense, sparse };
+  };
+  let active: ReadonlySet<number> = new Set(candidates.map((c) => c.a.id));
+  for (let pass = 0; pass <= candidates.length; pass++) {
+    const next = new Set(candidates.filter((c) => active.has(c.a.id)).filter((c) => options.mode === 'always' || (({ dense, sparse }) => sparse < dense)(costOf(c, active))).map((c) => c.a.id));
+    if (next.size === active.size) break;
+    active = next;
+  }
+  for (const c of candidates) {
+    const { dense, sparse } = costOf(c, active);
+    const chosen = active.has(c.a.id);
+    if (chosen) compact.add(c.a.id);
+    const next = c.consumers.find((u) => u.op === 'linear' || u.op === 'conv')!;
     const how = next.op === 'conv' ? 'the next convolution scatters each winner through its filter taps' : 'the next layer gathers rows of W^T';
     choices.push({
-      layer: a.layer,
+      layer: c.a.layer,
       subject: 'kwta',
       form: chosen ? 'compact' : 'dense',
       denseCost: dense,
       compactCost: sparse,
-      why: `${at}: ${chosen ? 'compact' : 'dense'}: winners as index lists, ${how}: ${round(sparse)} vs ${round(dense)} dense (estimated SIMD multiply-adds per sample)${chosen ? weightNote(next.inputs[1]) : ''}`,
+      why: `${c.at}: ${chosen ? 'compact' : 'dense'}: winners as index lists, ${how}: ${round(sparse)} vs ${round(dense)} dense (estimated SIMD multiply-adds per sample)${chosen ? weightNote(next.inputs[1]) : ''}`,
     });
   }
 
