@@ -272,7 +272,8 @@ const kwtaCompact = (_ir: IR, k: Kernel, op: Op, batch: number, addr: AddressOf,
     `  W.${list}(out * 4, xb * 4, t);`,
     '}',
   ];
-  return { text: fn(k, batch, body, closure), partition: { extent: batch, grain: 1, work: batch * n * 12 }, scratchFloats: batch * n };
+  // Each chunk computes the boost factors again (n Math.exp calls): chunks of a quarter of the batch at least.
+  return { text: fn(k, batch, body, closure), partition: { extent: batch, grain: Math.max(1, Math.ceil(batch / 4)), work: batch * n * 12 }, scratchFloats: batch * n };
 };
 
 /**
@@ -583,7 +584,8 @@ const gradXAt = (_ir: IR, k: Kernel, op: Op, batch: number, addr: AddressOf, scr
   ], 'ru');
   const locals = ['b', 'u', 'pa', 'po', 'sb', 'pg', 'n', 'n4', 'gn', 'j', 't', 'row', 'pv', 'ps', 'i'].map((v) => `(local $${v} i32)`).concat(['(local $gv f32)']);
   const name = wasm.add('(param $lo i32) (param $hi i32)', locals, [...prepare, ...rows]);
-  return { text: fn(k, batch, [`W.${name}(lo, hi);`]), partition: { extent: batch, grain: 1, work: batch * Math.min(cap, 128) * Math.min(gCap || units, 128) + units * batch }, scratchFloats: batch * slot };
+  // Each chunk reads the rows of W its samples use: chunks of a quarter of the batch at least, so W is read a few times, not once per thread's every slice.
+  return { text: fn(k, batch, [`W.${name}(lo, hi);`]), partition: { extent: batch, grain: Math.max(1, Math.ceil(batch / 4)), work: batch * Math.min(cap, 128) * Math.min(gCap || units, 128) + units * batch }, scratchFloats: batch * slot };
 };
 
 /**
