@@ -59,6 +59,11 @@ const cases: ReadonlyArray<Case> = [
     x: images(128),
   },
   {
+    name: 'no k-winners: max-pooling gradients (one element per window) compact, 3x3 pooling dropping an edge row',
+    lowered: lower(trace(pipe(input([2, 11, 10]), conv2d({ filters: 4, kernel: 3 }), maxPool2d(2), relu, conv2d({ filters: 5, kernel: 2, padding: 1 }), maxPool2d(3), flatten, dense(10), softmaxCrossEntropy))),
+    x: images(220),
+  },
+  {
     name: 'a wide first convolution (170 filters: the scatter loops over its rows, a filter remainder) with k-winners and pooling after it',
     lowered: lower(trace(pipe(input([1, 9, 8]), conv2d({ filters: 170, kernel: 5 }), maxPool2d(2), kwta({ k: 40 }), boost({}), flatten, dense(10), softmaxCrossEntropy))),
     x: images(72),
@@ -116,14 +121,17 @@ describe('convolution sparse forms on the cpu backend against the float64 refere
           if (o.op === 'convGradXFrom') variants.add(`convGradXFrom:${o.inputs.length === 3 ? 'at winners' : 'dense'}`);
           if (o.op === 'convScatter') variants.add(`convScatter:base=${o.attrs.base},stride=${o.attrs.stride}`);
           if (o.op === 'channelLast') variants.add(`channelLast:${(o.attrs.cap as number) > 0 ? 'compact' : 'dense'}`);
+          if (o.op === 'maxPoolGradCompact') variants.add(`maxPoolGradCompact:${(o.attrs.gCap as number) > 0 ? 'compact' : 'dense'} g`);
         }
       }
     }
     for (const op of ['convWeightT', 'convScatter', 'convGradXFrom', 'channelLast', 'convGradWFrom', 'maxPoolGradCompact', 'expand', 'pickAt', 'compactInput']) expect(ops, op).toContain(op);
-    for (const v of ['convGradXFrom:at winners', 'convGradXFrom:dense', 'convScatter:base=true,stride=1', 'convScatter:base=false,stride=2', 'channelLast:compact']) expect(variants, v).toContain(v);
+    for (const v of ['convGradXFrom:at winners', 'convGradXFrom:dense', 'convScatter:base=true,stride=1', 'convScatter:base=false,stride=2', 'channelLast:compact', 'channelLast:dense', 'maxPoolGradCompact:compact g', 'maxPoolGradCompact:dense g']) {
+      expect(variants, v).toContain(v);
+    }
   });
 
-  it('the example sparse CNNs: the cost model compacts every k-winners layer and says why', () => {
+  it('the example CNNs: the cost model compacts every k-winners layer and pooling gradient and says why', () => {
     for (const name of ['sparse-cnn1', 'sparse-cnn2']) {
       const forms = compile(lower(trace(readModelFile(`examples/models/${name}.json`))), { program: 'train', batch: 64, sparse: {} }).forms!;
       const kwtas = forms.filter((f) => f.subject === 'kwta');
@@ -135,16 +143,23 @@ describe('convolution sparse forms on the cpu backend against the float64 refere
     }
     const cnn2 = compile(lower(trace(readModelFile('examples/models/sparse-cnn2.json'))), { program: 'train', batch: 64, sparse: {} }).forms!;
     expect(cnn2.find((f) => f.layer === 2)!.why).toMatch(/^k-winners layer 2 \(400 of 4608, 8\.7% active\): compact: winners as index lists, the next convolution scatters each winner through its filter taps: \d+k vs \d+k dense/);
+    // without k-winners layers, the pooling gradients are compact (one element per 2x2 window reaches each convolution)
+    const dense2 = compile(lower(trace(readModelFile('examples/models/dense-cnn2.json'))), { program: 'train', batch: 64, sparse: {} }).forms!;
+    expect(dense2.filter((f) => f.subject === 'pool').map((f) => f.why.replace(/: \d+k vs \d+k .*$/, ''))).toEqual([
+      'max-pooling layer 1 gradient (one element per 2x2 window: 4320 of 17280): compact: the convolution before it takes gradients only there',
+      'max-pooling layer 4 gradient (one element per 2x2 window: 480 of 1920): compact: the convolution before it takes gradients only there',
+    ]);
   });
 });
 
 describe('convolution sparse forms on worker threads', () => {
-  it('sparse-cnn2 and the strided network with every compact form: two threads, every kernel split, give the bytes of one', async () => {
+  it('sparse-cnn2, the strided network and the pooling-gradient network with every compact form: two threads, every kernel split, give the bytes of one', async () => {
     const set = loadMnist('train', { limit: batch });
     const mnist = normalizeInto(set.pixels, Array.from({ length: batch }, (_, i) => i), new Float32Array(batch * 784));
     for (const [lowered, x] of [
       [lower(trace(readModelFile('examples/models/sparse-cnn2.json'))), mnist],
       [cases[0].lowered, cases[0].x],
+      [cases[4].lowered, cases[4].x],
     ] as const) {
       const bytes = async (threads: number) => {
         const m = await createCpuModel(lowered, initModelState(lowered, { seed: 4, dtype: 'float32' }), { threads, minSplitWork: 0, sparse: { mode: 'always' } });

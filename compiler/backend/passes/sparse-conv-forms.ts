@@ -17,6 +17,11 @@
  * - the next convolution's weight gradient with a compact input and a dense gradient expands the
  *   input (`expand`) for the dense kernel.
  *
+ * **Pooling gradients.** Without any k-winners layer, a max-pooling gradient reaches one element
+ * per window (1 in 4 for 2 x 2): when its readers are the convolution before the pooling, it
+ * becomes `maxPoolGradCompact` of the dense incoming gradient, and that convolution's bias, weight
+ * and input gradients take the compact forms above, skipping the elements no gradient reaches.
+ *
  * **The first layer.** A convolution without padding on the network input becomes
  * `convScatter(compactInput(x), convWeightT(W, sums))`: conv(x) = conv(x - c) + c x sum(W[f]) for
  * each sample's background c, exactly (every output sees a full window), skipping the background.
@@ -129,6 +134,24 @@ export const convGradUserCost = (u: Op, k: number, users: ReadonlyArray<Readonly
   return total;
 };
 
+/**
+ * Why a max-pooling gradient `u` whose incoming gradient is dense has no compact form, or
+ * undefined when it has one: its readers must be the convolution before the pooling (bias gradient,
+ * weight gradient, input gradient). Compact, it lists the one element per window the gradient
+ * reaches (1 in P x P), so that convolution's gradients skip the rest.
+ */
+export const poolGradProblem = (u: Op, users: ReadonlyArray<ReadonlyArray<Op>>, external: ReadonlySet<number>): string | undefined => {
+  if (external.has(u.id)) return 'its gradient leaves the program';
+  const other = users[u.id].find((w) => !convGradUser(w, u.id));
+  return other ? `its gradient goes on to ${other.op}` : undefined;
+};
+
+/** Costs of a compact max-pooling gradient `u` (one value per window) and of its readers. */
+export const poolGradCost = (u: Op, users: ReadonlyArray<ReadonlyArray<Op>>, c: FormCosts): Costs => {
+  const { channels: C, outH, outW } = u.attrs as Record<string, number>;
+  return convGradUserCost(u, C * outH * outW, users, c);
+};
+
 /** Whether a first-layer convolution on the network input can skip the input's background exactly (no padding). */
 export const convSkipsBackground = (l: Op, input: number): boolean => l.op === 'conv' && l.inputs[0] === input && l.attrs.padding === 0;
 
@@ -158,6 +181,8 @@ export interface ConvRewrite {
   readonly ids: Map<number, number>;
   /** Old ids of first-layer ops that skip the input's background. */
   readonly skip: ReadonlySet<number>;
+  /** Old ids of max-pooling gradients made compact from a dense incoming gradient. */
+  readonly poolGrads: ReadonlySet<number>;
   /** Weight re-layouts already emitted, by key. */
   readonly layouts: Map<string, number>;
 }
@@ -227,9 +252,9 @@ export const rewriteConvOp = (op: Op, ins: ReadonlyArray<number>, r: ConvRewrite
     }
     case 'maxPoolGrad': {
       const gCap = cap(ins[0]);
-      if (gCap === undefined) return undefined;
+      if (gCap === undefined && !r.poolGrads.has(op.id)) return undefined;
       const { channels: C, height: H, width: W } = op.attrs as Record<string, number>;
-      return compactOut(b.emit('maxPoolGradCompact', ins, { ...op.attrs, gCap, cap: C * H * W }, at), C * H * W);
+      return compactOut(b.emit('maxPoolGradCompact', ins, { ...op.attrs, gCap: gCap ?? 0, cap: C * H * W }, at), C * H * W);
     }
     default:
       return undefined;

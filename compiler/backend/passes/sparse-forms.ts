@@ -53,7 +53,9 @@
  */
 import type { IR, Op } from '../../ir.ts';
 import { builder, finish } from '../emitter.ts';
-import { convConsumer, convConsumerCost, convGradReaching, convGradReachingCost, convGradUserCost, convGradUserProblem, convInputCost, convSkipsBackground, rewriteConvOp } from './sparse-conv-forms.ts';
+import {
+  convConsumer, convConsumerCost, convGradReaching, convGradReachingCost, convGradUserCost, convGradUserProblem, convInputCost, convSkipsBackground, poolGradCost, poolGradProblem, rewriteConvOp,
+} from './sparse-conv-forms.ts';
 import { externalValues } from './fuse.ts';
 
 /** Options of the pass. */
@@ -89,8 +91,8 @@ export const formCosts = {
 export interface FormChoice {
   /** The layer the decision is about (the k-winners layer, or the first dense layer). */
   readonly layer?: number;
-  /** A k-winners layer's output, or the input of a dense layer (the network input, or one of unknown density). */
-  readonly subject: 'kwta' | 'input';
+  /** A k-winners layer's output, the input of a dense layer (the network input, or one of unknown density), or a max-pooling layer's gradient. */
+  readonly subject: 'kwta' | 'input' | 'pool';
   readonly form: 'compact' | 'dense';
   /** Estimated cost per sample of each form. */
   readonly denseCost: number;
@@ -105,6 +107,8 @@ interface Plan {
   readonly compact: ReadonlySet<number>;
   /** linear (and conv) ids whose input (the network input) is compacted around its background. */
   readonly skip: ReadonlySet<number>;
+  /** maxPoolGrad ids whose dense incoming gradient becomes a compact one (one value per window). */
+  readonly poolGrads: ReadonlySet<number>;
 }
 
 const round = (x: number): string => (x >= 10_000 ? `${(x / 1000).toFixed(0)}k` : x >= 1000 ? `${(x / 1000).toFixed(1)}k` : x.toFixed(0));
@@ -264,6 +268,34 @@ export const planSparseForms = (ir: IR, options: SparseFormsOptions): Plan => {
     });
   }
 
+  // Max-pooling gradients not already compact through a k-winners layer: one value per window.
+  const poolGrads = new Set<number>();
+  const compactThresholds = new Set([...compact].map((id) => ir.ops[id].inputs[1]));
+  for (const u of ir.ops) {
+    if (u.op !== 'maxPoolGrad') continue;
+    const g = ir.ops[u.inputs[0]];
+    if (g.op === 'kwtaGrad' && compactThresholds.has(g.inputs[2])) continue;
+    const { size: P, channels: C, height: H, width: W, outH, outW } = u.attrs as Record<string, number>;
+    const layer = u.layer ?? ir.ops.find((o) => o.op === 'maxPool' && o.inputs[0] === u.inputs[1])?.layer;
+    const at = `max-pooling layer ${layer ?? '?'} gradient (one element per ${P}x${P} window: ${C * outH * outW} of ${C * H * W})`;
+    const problem = poolGradProblem(u, users, external);
+    if (problem) {
+      choices.push({ layer, subject: 'pool', form: 'dense', denseCost: 0, compactCost: 0, why: `${at}: dense: ${problem}` });
+      continue;
+    }
+    const c = poolGradCost(u, users, formCosts);
+    const chosen = c.sparse < c.dense || options.mode === 'always';
+    if (chosen) poolGrads.add(u.id);
+    choices.push({
+      layer,
+      subject: 'pool',
+      form: chosen ? 'compact' : 'dense',
+      denseCost: c.dense,
+      compactCost: c.sparse,
+      why: `${at}: ${chosen ? 'compact' : 'dense'}: the convolution before it takes gradients only there: ${round(c.sparse)} vs ${round(c.dense)} dense (estimated SIMD multiply-adds per sample)`,
+    });
+  }
+
   const input = ir.ops.find((o) => o.op === 'input');
   if (input) {
     for (const l of users[input.id]) {
@@ -307,14 +339,14 @@ export const planSparseForms = (ir: IR, options: SparseFormsOptions): Plan => {
     choices.push({ layer: l.layer, subject: 'input', form: 'dense', denseCost: 0, compactCost: 0, why: `dense layer ${l.layer ?? '?'}: dense: its input (${from.op}) has no density the compiler knows (only k-winners outputs and the network input are compacted)` });
   }
   choices.sort((p, q) => (p.layer ?? -1) - (q.layer ?? -1));
-  return { choices, compact, skip };
+  return { choices, compact, skip, poolGrads };
 };
 
 /** The pass: rewrites `ir` by the plan (see the module doc). */
 export const sparseForms = (options: SparseFormsOptions) => (ir: IR): IR => rewrite(ir, planSparseForms(ir, options));
 
 const rewrite = (ir: IR, plan: Plan): IR => {
-  if (plan.compact.size === 0 && plan.skip.size === 0) return ir;
+  if (plan.compact.size === 0 && plan.skip.size === 0 && plan.poolGrads.size === 0) return ir;
   const users = usersOf(ir);
   const b = builder();
   const ids = new Map<number, number>();
@@ -342,7 +374,7 @@ const rewrite = (ir: IR, plan: Plan): IR => {
     for (const kg of users[a.inputs[1]]) if (kg.op === 'kwtaGrad') dropped.add(kg.id);
   }
   const gCapOf = (old: number) => capOf.get(ids.get(old)!) ?? 0;
-  const conv = { b, users, capOf, dropped, applyOfThreshold, ids, skip: plan.skip, layouts: new Map<string, number>() };
+  const conv = { b, users, capOf, dropped, applyOfThreshold, ids, skip: plan.skip, poolGrads: plan.poolGrads, layouts: new Map<string, number>() };
   let convId: number | undefined;
 
   for (const op of ir.ops) {

@@ -177,32 +177,54 @@ const channelLast = (g: Gen): ConvKernelCode => {
   return { text: fn(g.k, g.batch, body), partition: { extent: g.batch, grain: 1, work: g.batch * per }, scratchFloats: 0 };
 };
 
-/** maxPoolGradCompact: per sample, each active pooled gradient moved to its window's first maximum of y (the forward's scan order). */
+/**
+ * maxPoolGradCompact (WebAssembly): per sample, each active pooled gradient (every pooled element,
+ * in order, when g is dense) moved to its window's first maximum of y (the forward's row-major
+ * scan, `t > m`); the list stays in index order.
+ */
 const poolGradCompact = (g: Gen): ConvKernelCode => {
   const { size: P, channels: C, height: H, width: W, outH, outW, gCap, cap } = attrs(g.op);
   const [gv, y] = g.op.inputs;
-  const G = compactLayout(gCap);
+  const G = compactLayout(gCap || 1);
   const O = compactLayout(cap);
+  const pooled = C * outH * outW;
+  const next = labels();
   const scan: string[] = [];
-  for (let ky = 0; ky < P; ky++) for (let kx = 0; kx < P; kx++) if (ky || kx) scan.push(`t = M[w + ${int(ky * W + kx)}]; if (t > m) { m = t; at = ${int(ky * W + kx)}; }`);
-  const body = [
-    'let t;',
-    'for (let b = lo; b < hi; b++) {',
-    `  const gb = ${rec(g, gv)}, ob = ${rec(g, g.op.id)}, n = M[gb];`,
-    '  M[ob] = n;',
-    '  M[ob + 1] = 0;',
-    '  for (let j = 0; j < n; j++) {',
-    `    const idx = I[gb + ${int(G.index)} + j];`,
-    ...unflatten('idx', outH, outW, ['c', 'oy', 'ox']).map((l) => `    ${l}`),
-    `    const first = c * ${int(H * W)} + oy * ${int(P * W)} + ox * ${int(P)}, w = ${int(g.addr(y))} + b * ${int(C * H * W)} + first;`,
-    '    let m = M[w], at = 0;',
-    ...scan.map((l) => `    ${l}`),
-    `    I[ob + ${int(O.index)} + j] = first + at;`,
-    `    M[ob + ${int(O.value)} + j] = M[gb + ${int(G.value)} + j];`,
-    '  }',
-    '}',
-  ];
-  return { text: fn(g.k, g.batch, body), partition: { extent: g.batch, grain: 1, work: g.batch * Math.min(gCap, 256) * P * P }, scratchFloats: 0 };
+  for (let ky = 0; ky < P; ky++) {
+    for (let kx = 0; kx < P; kx++) {
+      if (!ky && !kx) continue;
+      scan.push(
+        set('pt', `(f32.load offset=${(ky * W + kx) * 4} ${get('pw')})`),
+        set('q', `(f32.gt ${get('pt')} ${get('pm')})`),
+        set('pm', `(select ${get('pt')} ${get('pm')} ${get('q')})`),
+        set('x', `(select ${i32(ky * W + kx)} ${get('x')} ${get('q')})`),
+      );
+    }
+  }
+  const body = forLoop(next(), 'b', get('lo'), get('hi'), 1, [
+    set('pc', gCap > 0 ? add(i32(g.addr(gv) * 4), mul(get('b'), i32(G.stride * 4))) : add(i32(g.addr(gv) * 4), mul(get('b'), i32(pooled * 4)))),
+    set('pa', add(i32(g.addr(g.op.id) * 4), mul(get('b'), i32(O.stride * 4)))),
+    set('n', gCap > 0 ? '(i32.trunc_sat_f32_u (f32.load (local.get $pc)))' : i32(pooled)),
+    `(f32.store ${get('pa')} (f32.convert_i32_u ${get('n')}))`,
+    `(f32.store offset=4 ${get('pa')} (f32.const 0))`,
+    set('p0', add(i32(g.addr(y) * 4), mul(get('b'), i32(C * H * W * 4)))),
+    ...forLoop(next(), 'j', i32(0), get('n'), 1, [
+      set('idx', gCap > 0 ? `(i32.load offset=${G.index * 4} ${add(get('pc'), mul(get('j'), i32(4)))})` : get('j')),
+      set('c', divU(get('idx'), i32(outH * outW))),
+      set('r', sub(get('idx'), mul(get('c'), i32(outH * outW)))),
+      set('oy', divU(get('r'), i32(outW))),
+      set('ox', sub(get('r'), mul(get('oy'), i32(outW)))),
+      set('y', add(add(mul(get('c'), i32(H * W)), mul(get('oy'), i32(P * W))), mul(get('ox'), i32(P)))),
+      set('pw', add(get('p0'), mul(get('y'), i32(4)))),
+      set('pm', `(f32.load ${get('pw')})`),
+      set('x', i32(0)),
+      ...scan,
+      `(i32.store offset=${O.index * 4} ${add(get('pa'), mul(get('j'), i32(4)))} ${add(get('y'), get('x'))})`,
+      `(f32.store offset=${O.value * 4} ${add(get('pa'), mul(get('j'), i32(4)))} (f32.load offset=${gCap > 0 ? G.value * 4 : 0} ${add(get('pc'), mul(get('j'), i32(4)))}))`,
+    ]),
+  ]);
+  const name = g.wasm.add('(param $lo i32) (param $hi i32)', [...scatterLocals(['b']), '(local $pm f32)', '(local $pt f32)'], body);
+  return { text: fn(g.k, g.batch, [`W.${name}(lo, hi);`]), partition: { extent: g.batch, grain: 1, work: g.batch * (gCap > 0 ? Math.min(gCap, 256) : pooled) * P * P }, scratchFloats: 0 };
 };
 
 /** expand: per sample, the dense value (base everywhere, base + value at the listed elements), fused ops applied. */

@@ -22,8 +22,9 @@
  * - `convGradWFrom(g, xe)`: `convGradW` with a compact output gradient: for every active (f, oy, ox),
  *   g x the input window of the channel-last input `xe` (`channelLast(x)`, or x itself when it has
  *   one channel and no padding), summed over the batch.
- * - `maxPoolGradCompact(g, y)`: `maxPoolGrad` of a compact gradient: each active pooled element's
- *   gradient moves to its window's first maximum of y; a compact value over y's elements.
+ * - `maxPoolGradCompact(g, y)`: `maxPoolGrad` as a compact value over y's elements: each active
+ *   pooled element's gradient (every pooled element when g is dense, `gCap` 0) moves to its
+ *   window's first maximum of y.
  * - `expand(c)`: a compact value as the dense value it stands for (`shape`).
  * - `pickAt(v, at)`: a dense value's elements at `at`'s list, as a compact value.
  */
@@ -171,8 +172,7 @@ export const maxPoolGradCompactOp: OpDef = {
   check: (op, ins) => {
     const { channels: C, height: H, width: W, outH, outW, gCap, cap } = op.attrs as Record<string, number>;
     return [
-      ...compact(ins, 0, gCap, 'g'),
-      ...(gCap !== C * outH * outW ? [`gCap ${gCap} must equal channels x outH x outW`] : []),
+      ...(gCap > 0 ? [...compact(ins, 0, gCap, 'g'), ...(gCap !== C * outH * outW ? [`gCap ${gCap} must equal channels x outH x outW`] : [])] : batchedOf(ins, 0, C * outH * outW, 'g')),
       ...(cap !== C * H * W ? [`cap ${cap} must equal channels x height x width`] : []),
       ...batchedOf(ins, 1, C * H * W, 'y'),
     ];
