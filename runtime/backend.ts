@@ -43,15 +43,17 @@ export interface Model extends Classifier {
   readonly backend: string;
   readonly lowered: Lowered;
   /**
-   * The source of truth between calls: when a call resolves, `state` holds its result (a device
-   * backend writes back what the runtime reads); the runtime reads it for checkpoints and writes
-   * it between calls (boost-strength decay after each epoch), which the next call must see.
+   * The model's parameters, momentum buffers, masks, duty cycles and boost strengths, in the
+   * checkpoint format. On most backends it holds every call's result when the call resolves; a
+   * device-resident backend (gpujs:webgpu) lets it lag until `sync()`, and expects `invalidate()`
+   * after the host edits it. The runtime only reads it (checkpoints, after `sync`); boost decay
+   * happens on the backend through `endEpoch`.
    */
   readonly state: ModelState;
   /**
    * Forward, loss, backward and one optimizer step on a batch; `samplesSeen` counts training
    * samples including this batch (duty cycles); `rng` drives dropout and DropConnect. The step
-   * has updated `state` when the result resolves.
+   * has updated `state` when the result resolves (after `sync()` on a device-resident backend).
    */
   readonly trainStep: (x: Float32Array, labels: Uint8Array, batch: number, sgd: SgdSettings, samplesSeen: number, rng: Rng) => Promise<StepResult> | StepResult;
   /**

@@ -38,7 +38,8 @@ import { externalValues } from '../../backend/passes/fuse.ts';
 import type { Kernel, Schedule } from '../../backend/schedule.ts';
 import type { IR, Op } from '../../ir.ts';
 import { size } from '../../ops/prim/helpers.ts';
-import { elementwiseExpr, intLit as int, type Reader } from '../expr.ts';
+import { elementwiseExpr, intLit as int } from '../expr.ts';
+import { jsReader } from './reader.ts';
 import type { AddressOf, Partition } from './program.ts';
 import { sparseConvKernel, sparseConvOps } from './sparse-conv.ts';
 
@@ -186,22 +187,12 @@ export const pooledPerSample = (p: AbsorbedPool): number => size(p.op.shape!);
 
 // ---- JavaScript helpers ----
 
-/** The reader of generated JavaScript (as in program.ts): `b` sample, `e` element in sample, `o` flat output index. */
-const reader = (ir: IR, addr: AddressOf, batch: number, batched: boolean): Reader => ({
-  same: (v) => `M[${int(addr(v))} + o]`,
-  at: (v, index) => `M[${int(addr(v))} + ${index}]`,
-  row: (v, index) => `M[${int(addr(v))} + b * ${int(size(ir.ops[v].shape!))} + ${index}]`,
-  scalar: (v) => `M[${int(addr(v))}]`,
-  elem: batched ? 'e' : 'o',
-  batch: int(batch),
-});
-
 const fn = (k: Kernel, extent: number, body: ReadonlyArray<string>): string =>
   [`function ${k.name}(M, lo = 0, hi = ${int(extent)}) {`, ...body.map((l) => `  ${l}`), '}'].join('\n');
 
 /** Statements applying fused ops `ops` to `v`, then storing it at output element `o`. */
 const epilogue = (ir: IR, k: Kernel, ops: ReadonlyArray<number>, addr: AddressOf, batch: number): string[] => {
-  const r = reader(ir, addr, batch, ir.ops[k.output].batched);
+  const r = jsReader(ir, addr, batch, ir.ops[k.output].batched);
   return [...ops.map((o) => `v = ${elementwiseExpr(ir.ops[o], 'v', r)};`), `M[${int(addr(k.output))} + o] = v;`];
 };
 

@@ -15,6 +15,7 @@ import type { Kernel, Schedule } from '../../backend/schedule.ts';
 import type { IR, Op } from '../../ir.ts';
 import { size } from '../../ops/prim/helpers.ts';
 import { channelOf, elementwiseExpr, groupOf, intLit as int, invStd, kwtaKey, kwtaWins, lit, type Reader } from '../expr.ts';
+import { jsReader } from './reader.ts';
 import { convKernel } from './conv.ts';
 import { sparseKernel, type WasmFunctions } from './sparse.ts';
 import { updateKernel } from './update.ts';
@@ -141,16 +142,6 @@ const matmulSpec = (op: Op, batch: number, addr: AddressOf, target: number): Mat
       return { form: 'axpyNN', m: units, n: fanIn, k: batch, a: bytes(p), b: bytes(q), c: target * 4, aRow: 1, aCol: units };
   }
 };
-
-/** The reader of generated JavaScript: loop variables `b` (sample), `e` (element in sample), `o` (flat output index). */
-const jsReader = (ir: IR, addr: AddressOf, batch: number, batched: boolean): Reader => ({
-  same: (v) => `M[${int(addr(v))} + o]`,
-  at: (v, index) => `M[${int(addr(v))} + ${index}]`,
-  row: (v, index) => `M[${int(addr(v))} + b * ${int(size(ir.ops[v].shape!))} + ${index}]`,
-  scalar: (v) => `M[${int(addr(v))}]`,
-  elem: batched ? 'e' : 'o',
-  batch: int(batch),
-});
 
 /** Statements applying a kernel's fused ops to `v`. */
 const epilogue = (ir: IR, k: Kernel, r: Reader): string[] => k.ops.slice(1).map((o) => `v = ${elementwiseExpr(ir.ops[o], 'v', r)};`);

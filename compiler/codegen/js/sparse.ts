@@ -11,9 +11,9 @@
  */
 import type { Kernel, Schedule } from '../../backend/schedule.ts';
 import type { IR, Op } from '../../ir.ts';
-import { size } from '../../ops/prim/helpers.ts';
 import { compactLayout } from '../../ops/prim/sparse.ts';
-import { elementwiseExpr, intLit as int, lit, type Reader } from '../expr.ts';
+import { elementwiseExpr, intLit as int, lit } from '../expr.ts';
+import { jsReader } from './reader.ts';
 import type { AddressOf, Partition } from './program.ts';
 
 /** The primitives whose kernels this module generates. */
@@ -31,19 +31,9 @@ export interface WasmFunctions {
   readonly add: (params: string, locals: ReadonlyArray<string>, body: ReadonlyArray<string>) => string;
 }
 
-/** The reader of generated JavaScript for element `o` of an unbatched output or (b, e) of a batched one (as in program.ts). */
-const reader = (ir: IR, addr: AddressOf, batch: number, batched: boolean): Reader => ({
-  same: (v) => `M[${int(addr(v))} + o]`,
-  at: (v, index) => `M[${int(addr(v))} + ${index}]`,
-  row: (v, index) => `M[${int(addr(v))} + b * ${int(size(ir.ops[v].shape!))} + ${index}]`,
-  scalar: (v) => `M[${int(addr(v))}]`,
-  elem: batched ? 'e' : 'o',
-  batch: int(batch),
-});
-
 /** Statements applying a kernel's fused ops to `v` and storing it at output element `o`. */
 const store = (ir: IR, k: Kernel, addr: AddressOf, batch: number): string[] => {
-  const r = reader(ir, addr, batch, ir.ops[k.output].batched);
+  const r = jsReader(ir, addr, batch, ir.ops[k.output].batched);
   return [...k.ops.slice(1).map((o) => `v = ${elementwiseExpr(ir.ops[o], 'v', r)};`), `M[${int(addr(k.output))} + o] = v;`];
 };
 
