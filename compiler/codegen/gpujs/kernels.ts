@@ -24,16 +24,24 @@
  * without a GPU) stop every loop of a thread after 65535 iterations in all, silently; loop nests
  * are unrolled (`planNest`) to stay under `LOOP_BUDGET`, and each kernel reports its count.
  *
+ * Sparse forms (pass `sparseForms` with `target: 'gpujs'`): a compact value is 2-D `[compactStride(cap),
+ * batch]` with cpu's record layout (header `[count, base, 0, 0]`, index slots, value slots), except
+ * that indices are stored as float numbers (exact: below 2^24). Each slot is a thread: kwtaCompact's
+ * slot j finds its block by a prefix sum of `kwtaBlockCounts` and its winner within it; gather
+ * (sample, unit) and linearGradXAt's value slots loop over the sample's winners only (the loop
+ * breaks after `count`); expand finds each element in the list by binary search.
+ *
  * Scatters are gathers: convGradX reads the output positions each input pixel feeds, maxPoolGrad
  * lets each input element check whether it is its window's first maximum, and reductions over the
  * batch (weight and bias gradients, duty cycles) loop over the samples in one thread per result.
  */
 import { opDef } from '../../ops/index.ts';
 import { size } from '../../ops/prim/helpers.ts';
+import { compactLayout, KWTA_BLOCK, kwtaBlocks } from '../../ops/prim/sparse.ts';
 import type { Kernel, Schedule } from '../../backend/schedule.ts';
 import type { IR, Op } from '../../ir.ts';
 import { channelOf, elementwiseExpr, invStd, kwtaKey, kwtaWins, type Reader } from '../expr.ts';
-import { float, forRangeUnrolled, id, int, kernelSettings, kernelSource, unrolledIterations } from './source.ts';
+import { float, forRange, forRangeUnrolled, id, int, kernelSettings, kernelSource, unrolledIterations } from './source.ts';
 
 /** gpu.js dims of a value: `[cols, rows]` (2-D) or `[length]` (1-D). */
 export type Dims = readonly [number] | readonly [number, number];
@@ -323,8 +331,124 @@ const breakTiesWins = (op: Op, b: KernelBuilder, x: number, dc: number, s: numbe
 /** Halvings of the k-winners threshold bisection. */
 export const KWTA_BISECTION_STEPS = 64;
 
+/** The winner test (no breakTies) of member `e` of sample `ty`: key >= threshold, and x > 0 with relu. */
+const kwtaWinsAt = (op: Op, b: KernelBuilder, e: string): string => {
+  const [x, dc, s, thr] = op.inputs;
+  const m = kwtaMember(op, b, x, dc, s, 'ty', '0', e);
+  const test = `${m.key} >= ${b.rowAt(thr, 'ty', '0')}`;
+  return op.attrs.relu ? `(${test} && ${m.x} > 0.0)` : `(${test})`;
+};
+
+/** Binary-search steps that find any position in a list of `cap` entries. */
+const searchSteps = (cap: number): number => Math.ceil(Math.log2(cap + 1)) + 1;
+
 /** The code-for-op table of root ops. */
 const roots: Partial<Record<Op['op'], RootGen>> = {
+  kwtaBlockCounts: (op, b) => {
+    const n = a(op, 'members');
+    const e = b.local('e');
+    const sum = sumLoops(b, [['i', KWTA_BLOCK]], [`let ${e} = tx * ${int(KWTA_BLOCK)} + i;`], '1.0', `${e} < ${int(n)} && ${kwtaWinsAt(op, b, clamp(e, n))}`);
+    return sum;
+  },
+  kwtaCompact: (op, b) => {
+    if (op.inputs.length !== 5) throw new Error('gpu.js codegen: kwtaCompact needs its threshold and block counts (pass sparseForms with target gpujs)');
+    const n = a(op, 'members');
+    const L = compactLayout(a(op, 'cap'));
+    const counts = op.inputs[4];
+    const x = op.inputs[0];
+    const nb = kwtaBlocks(n);
+    const body = [
+      `let slot = tx - ${int(L.index)};`,
+      `if (tx >= ${int(L.value)}) { slot = tx - ${int(L.value)}; }`,
+      'let tot = 0.0;',
+      'let blk = 0.0;',
+      'let before = 0.0;',
+      ...b.nest([['bi', nb]], [`let cb = ${b.rowAt(counts, 'ty', 'bi')};`, 'if (tot <= slot && tot + cb > slot) { blk = bi; before = tot; }', 'tot += cb;']),
+      'let found = 0.0;',
+      'let cnt = before;',
+      ...b.nest([['i', KWTA_BLOCK]], [
+        `let e = blk * ${int(KWTA_BLOCK)} + i;`,
+        `if (e < ${int(n)} && ${kwtaWinsAt(op, b, clamp('e', n))}) {`,
+        '  if (cnt == slot) { found = e; }',
+        '  cnt += 1.0;',
+        '}',
+      ]),
+      'let res = 0.0;',
+      'if (tx == 0) { res = tot; }',
+      `if (tx >= ${int(L.index)} && tx < ${int(L.value)} && slot < tot) { res = found; }`,
+      `if (tx >= ${int(L.value)} && slot < tot) { res = ${b.rowAt(x, 'ty', clamp('found', n))}; }`,
+    ];
+    return { body, value: 'res' };
+  },
+  transpose: (op, b) => {
+    if (op.attrs.sums) throw new Error('gpu.js codegen: transpose with sums is not generated');
+    return { body: [], value: b.at2(op.inputs[0], 'tx', 'ty') };
+  },
+  gather: (op, b) => {
+    if (op.attrs.base) throw new Error('gpu.js codegen: gather with a base is not generated');
+    const [c, r] = op.inputs;
+    const { rows, cap } = op.attrs as { rows: number; cap: number };
+    const L = compactLayout(cap);
+    const acc = b.local('acc');
+    b.iterations += cap;
+    return {
+      body: [
+        `let cnt = ${b.rowAt(c, 'ty', '0')};`,
+        `let ${acc} = 0.0;`,
+        ...forRange('j', cap, [
+          'if (j >= cnt) { break; }',
+          `let idx = ${b.rowAt(c, 'ty', `${int(L.index)} + j`)};`,
+          `${acc} += ${b.rowAt(c, 'ty', `${int(L.value)} + j`)} * ${b.at2(r, clamp('idx', rows), 'tx')};`,
+        ]),
+      ],
+      value: acc,
+    };
+  },
+  linearGradXAt: (op, b) => {
+    const [g, w, at] = op.inputs;
+    const { units, fanIn, cap, gCap } = op.attrs as Record<string, number>;
+    if (gCap > 0) throw new Error('gpu.js codegen: linearGradXAt of a compact gradient is not generated');
+    const L = compactLayout(cap);
+    const acc = b.local('acc');
+    b.iterations += units;
+    return {
+      body: [
+        `let cnt = ${b.rowAt(at, 'ty', '0')};`,
+        `let ${acc} = 0.0;`,
+        `let slot = tx - ${int(L.value)};`,
+        `let run = 0.0;`,
+        'if (slot >= 0 && slot < cnt) { run = 1.0; }',
+        `let idx = ${b.rowAt(at, 'ty', `${int(L.index)} + ${clamp('slot', cap)}`)};`,
+        `let ci = ${clamp('idx', fanIn)};`,
+        ...forRange('u', units, ['if (run < 0.5) { break; }', `${acc} += ${b.rowAt(g, 'ty', 'u')} * ${b.at2(w, 'u', 'ci')};`]),
+        `let res = ${b.rowAt(at, 'ty', clamp('tx', L.value))};`,
+        `if (tx >= ${int(L.value)}) { res = ${acc}; }`,
+      ],
+      value: 'res',
+    };
+  },
+  expand: (op, b) => {
+    const [c] = op.inputs;
+    const cap = a(op, 'cap');
+    const L = compactLayout(cap);
+    const e = b.reader().elem;
+    return {
+      body: [
+        `let cnt = ${b.rowAt(c, 'ty', '0')};`,
+        'let lo = 0.0;',
+        'let hi = cnt;',
+        ...b.nest([['step', searchSteps(cap)]], [
+          'if (lo < hi) {',
+          '  let mid = Math.floor((lo + hi) * 0.5);',
+          `  if (${b.rowAt(c, 'ty', `${int(L.index)} + ${clamp('mid', cap)}`)} < ${e}) { lo = mid + 1.0; } else { hi = mid; }`,
+          '}',
+        ]),
+        `let res = ${b.rowAt(c, 'ty', '1')};`,
+        `if (lo < cnt && ${b.rowAt(c, 'ty', `${int(L.index)} + ${clamp('lo', cap)}`)} == ${e}) { res = res + ${b.rowAt(c, 'ty', `${int(L.value)} + ${clamp('lo', cap)}`)}; }`,
+      ],
+      value: 'res',
+    };
+  },
   linear: (op, b) => {
     const [x, w] = op.inputs;
     return sumLoops(b, [['i', a(op, 'fanIn')]], [], `${b.rowAt(x, 'ty', 'i')} * ${b.at2(w, 'tx', 'i')}`);
