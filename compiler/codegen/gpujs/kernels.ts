@@ -345,10 +345,22 @@ const searchSteps = (cap: number): number => Math.ceil(Math.log2(cap + 1)) + 1;
 /** The code-for-op table of root ops. */
 const roots: Partial<Record<Op['op'], RootGen>> = {
   kwtaBlockCounts: (op, b) => {
+    // threads 0..nb-1 count a block each; thread nb counts the whole layer (the sample's total)
     const n = a(op, 'members');
-    const e = b.local('e');
-    const sum = sumLoops(b, [['i', KWTA_BLOCK]], [`let ${e} = tx * ${int(KWTA_BLOCK)} + i;`], '1.0', `${e} < ${int(n)} && ${kwtaWinsAt(op, b, clamp(e, n))}`);
-    return sum;
+    const nb = kwtaBlocks(n);
+    b.iterations += n;
+    return {
+      body: [
+        'let acc = 0.0;',
+        ...forRange('i', n, [
+          `if (tx < ${int(nb)} && i >= ${int(KWTA_BLOCK)}) { break; }`,
+          'let e = i;',
+          `if (tx < ${int(nb)}) { e = tx * ${int(KWTA_BLOCK)} + i; }`,
+          `if (e < ${int(n)} && ${kwtaWinsAt(op, b, clamp('e', n))}) { acc += 1.0; }`,
+        ]),
+      ],
+      value: 'acc',
+    };
   },
   kwtaCompact: (op, b) => {
     if (op.inputs.length !== 5) throw new Error('gpu.js codegen: kwtaCompact needs its threshold and block counts (pass sparseForms with target gpujs)');
@@ -357,16 +369,33 @@ const roots: Partial<Record<Op['op'], RootGen>> = {
     const counts = op.inputs[4];
     const x = op.inputs[0];
     const nb = kwtaBlocks(n);
+    const prefix = (lines: string[]) => {
+      b.iterations += nb;
+      return forRange('bi', nb, lines);
+    };
+    const scan = (lines: string[]) => {
+      b.iterations += KWTA_BLOCK;
+      return forRange('i', KWTA_BLOCK, lines);
+    };
     const body = [
       `let slot = tx - ${int(L.index)};`,
       `if (tx >= ${int(L.value)}) { slot = tx - ${int(L.value)}; }`,
-      'let tot = 0.0;',
+      `let tot = ${b.rowAt(counts, 'ty', int(nb))};`,
       'let blk = 0.0;',
       'let before = 0.0;',
-      ...b.nest([['bi', nb]], [`let cb = ${b.rowAt(counts, 'ty', 'bi')};`, 'if (tot <= slot && tot + cb > slot) { blk = bi; before = tot; }', 'tot += cb;']),
+      'let run = 0.0;',
+      ...prefix([
+        'if (slot < 0 || slot >= tot) { break; }',
+        `let cb = ${b.rowAt(counts, 'ty', 'bi')};`,
+        'if (run <= slot && run + cb > slot) { blk = bi; before = run; }',
+        'run += cb;',
+        'if (run > slot) { break; }',
+      ]),
       'let found = 0.0;',
       'let cnt = before;',
-      ...b.nest([['i', KWTA_BLOCK]], [
+      // slots past the count (most of them) and the header skip the scan
+      ...scan([
+        'if (slot < 0 || slot >= tot) { break; }',
         `let e = blk * ${int(KWTA_BLOCK)} + i;`,
         `if (e < ${int(n)} && ${kwtaWinsAt(op, b, clamp('e', n))}) {`,
         '  if (cnt == slot) { found = e; }',

@@ -80,7 +80,7 @@ export const kwtaCompactOp: OpDef = {
     ...denseInput(op, ins, 0, op.attrs.members as number, 'x'),
     ...(ins.length === 4 ? ['give both threshold and blockCounts, or neither'] : []),
     ...(ins.length === 5 && op.attrs.breakTies ? ['the threshold form has no breakTies rule'] : []),
-    ...(ins.length === 5 ? denseInput(op, ins, 4, kwtaBlocks(op.attrs.members as number), 'blockCounts') : []),
+    ...(ins.length === 5 ? denseInput(op, ins, 4, kwtaBlocks(op.attrs.members as number) + 1, 'blockCounts') : []),
   ],
 };
 
@@ -92,7 +92,8 @@ export const kwtaBlocks = (members: number): number => Math.ceil(members / KWTA_
 
 /**
  * `kwtaBlockCounts(x, dutyCycles, strength, threshold)`: per sample, the number of winners (key >=
- * threshold, and x > 0 with relu; no breakTies) in each block of `KWTA_BLOCK` consecutive members
+ * threshold, and x > 0 with relu; no breakTies) in each block of `KWTA_BLOCK` consecutive members,
+ * then the sample's total
  * (the gpujs backend's compaction: each slot of `kwtaCompact` then finds its block by a prefix sum
  * of these counts and its winner within the block).
  */
@@ -100,7 +101,7 @@ export const kwtaBlockCountsOp: OpDef = {
   name: 'kwtaBlockCounts',
   arity: [4, 4],
   attrs: kwtaAttrs,
-  inferShape: fromAttrs((a) => [kwtaBlocks(a.members as number)]),
+  inferShape: fromAttrs((a) => [kwtaBlocks(a.members as number) + 1]),
   check: (op, ins) => [
     ...(op.attrs.groups !== 1 || op.attrs.local || op.attrs.breakTies ? ['only global k-winners (groups = 1) without breakTies have block counts'] : []),
     ...denseInput(op, ins, 0, op.attrs.members as number, 'x'),
