@@ -112,9 +112,15 @@ export const gpujsCosts = {
   SEARCH: 11,
   /**
    * Cost of one iteration over the winners (read index and value, then W at a data-dependent row)
-   * against one of a dense product: an estimate, not measured per kernel.
+   * against one of a dense product. Measured kernel by kernel on gpujs:webasm (sparse-mlp, batch
+   * 64, a loaded 2-core machine): the gather 2.1x, linearGradXAt 2.7x a dense product's iteration.
    */
-  GATHER: 1.5,
+  GATHER: 2.5,
+  /**
+   * Cost of one compaction iteration (each evaluates a k-winners key, an exp): kwtaBlockCounts +
+   * kwtaCompact measured at about 2.5x the iterations counted below, in dense-product iterations.
+   */
+  KEYS: 2.5,
 } as const;
 
 /** One decision of the pass, for `asText` and `winnow inspect --kernels`. */
@@ -229,10 +235,10 @@ export const planSparseForms = (ir: IR, options: SparseFormsOptions): Plan => {
   /** gpujs: loop iterations per sample over all threads (see `gpujsCosts`). */
   const gpujsCostOf = (c: Candidate) => {
     const { n, k } = c;
-    const { BLOCK, SEARCH, GATHER: G } = gpujsCosts;
+    const { BLOCK, SEARCH, GATHER: G, KEYS } = gpujsCosts;
     // compaction: block counts (one iteration per member), then per slot (index and value) a prefix over the blocks and a scan of one block
     let dense = 0;
-    let sparse = n + 2 * n * (Math.ceil(n / BLOCK) + BLOCK);
+    let sparse = KEYS * (n + 2 * n * (Math.ceil(n / BLOCK) + BLOCK));
     for (const u of c.consumers) {
       if (u.op !== 'linear') continue;
       const U = u.attrs.units as number;

@@ -210,6 +210,12 @@ const div = (n: string, d: number, max: number): string => {
 /** Clamps an integer-valued expression into [0, n - 1] (a read the kernel may not use must still stay in bounds). */
 const clamp = (e: string, n: number): string => `Math.min(Math.max(${e}, 0), ${int(n - 1)})`;
 
+/**
+ * `clamp` for a float-typed expression, with float bounds: GL (gpu.js webgl2) keeps integer literals
+ * in an index expression, and GLSL has no max(float, int).
+ */
+const clampF = (e: string, n: number): string => `Math.min(Math.max(${e}, 0.0), ${float(n - 1)})`;
+
 /** Loop iterations a kernel's loops may plan in all: under `SOFTWARE_LOOP_LIMIT`, with room for rounding. */
 export const LOOP_BUDGET = 60000;
 
@@ -354,9 +360,11 @@ const roots: Partial<Record<Op['op'], RootGen>> = {
         'let acc = 0.0;',
         ...forRange('i', n, [
           `if (tx < ${int(nb)} && i >= ${int(KWTA_BLOCK)}) { break; }`,
-          'let e = i;',
-          `if (tx < ${int(nb)}) { e = tx * ${int(KWTA_BLOCK)} + i; }`,
-          `if (e < ${int(n)} && ${kwtaWinsAt(op, b, clamp('e', n))}) { acc += 1.0; }`,
+          'let first = 0.0;',
+          `if (tx < ${int(nb)}) { first = tx * ${int(KWTA_BLOCK)}; }`,
+          'let e = first + i;',
+          `let ec = ${clampF('e', n)};`,
+          `if (e < ${int(n)} && ${kwtaWinsAt(op, b, 'ec')}) { acc += 1.0; }`,
         ]),
       ],
       value: 'acc',
@@ -378,8 +386,8 @@ const roots: Partial<Record<Op['op'], RootGen>> = {
       return forRange('i', KWTA_BLOCK, lines);
     };
     const body = [
-      `let slot = tx - ${int(L.index)};`,
-      `if (tx >= ${int(L.value)}) { slot = tx - ${int(L.value)}; }`,
+      `let slot = tx - ${float(L.index)};`, // a float in every mode (GL types tx as an int)
+      `if (tx >= ${int(L.value)}) { slot = tx - ${float(L.value)}; }`,
       `let tot = ${b.rowAt(counts, 'ty', int(nb))};`,
       'let blk = 0.0;',
       'let before = 0.0;',
@@ -397,7 +405,8 @@ const roots: Partial<Record<Op['op'], RootGen>> = {
       ...scan([
         'if (slot < 0 || slot >= tot) { break; }',
         `let e = blk * ${int(KWTA_BLOCK)} + i;`,
-        `if (e < ${int(n)} && ${kwtaWinsAt(op, b, clamp('e', n))}) {`,
+        `let ec = ${clampF('e', n)};`,
+        `if (e < ${int(n)} && ${kwtaWinsAt(op, b, 'ec')}) {`,
         '  if (cnt == slot) { found = e; }',
         '  cnt += 1.0;',
         '}',
@@ -405,7 +414,8 @@ const roots: Partial<Record<Op['op'], RootGen>> = {
       'let res = 0.0;',
       'if (tx == 0) { res = tot; }',
       `if (tx >= ${int(L.index)} && tx < ${int(L.value)} && slot < tot) { res = found; }`,
-      `if (tx >= ${int(L.value)} && slot < tot) { res = ${b.rowAt(x, 'ty', clamp('found', n))}; }`,
+      `let fc = ${clampF('found', n)};`,
+      `if (tx >= ${int(L.value)} && slot < tot) { res = ${b.rowAt(x, 'ty', 'fc')}; }`,
     ];
     return { body, value: 'res' };
   },
@@ -427,7 +437,8 @@ const roots: Partial<Record<Op['op'], RootGen>> = {
         ...forRange('j', cap, [
           'if (j >= cnt) { break; }',
           `let idx = ${b.rowAt(c, 'ty', `${int(L.index)} + j`)};`,
-          `${acc} += ${b.rowAt(c, 'ty', `${int(L.value)} + j`)} * ${b.at2(r, clamp('idx', rows), 'tx')};`,
+          `let ic = ${clampF('idx', rows)};`,
+          `${acc} += ${b.rowAt(c, 'ty', `${int(L.value)} + j`)} * ${b.at2(r, 'ic', 'tx')};`,
         ]),
       ],
       value: acc,
@@ -444,13 +455,14 @@ const roots: Partial<Record<Op['op'], RootGen>> = {
       body: [
         `let cnt = ${b.rowAt(at, 'ty', '0')};`,
         `let ${acc} = 0.0;`,
-        `let slot = tx - ${int(L.value)};`,
+        `let slot = tx - ${float(L.value)};`,
         `let run = 0.0;`,
         'if (slot >= 0 && slot < cnt) { run = 1.0; }',
-        `let idx = ${b.rowAt(at, 'ty', `${int(L.index)} + ${clamp('slot', cap)}`)};`,
-        `let ci = ${clamp('idx', fanIn)};`,
+        `let sc = ${clampF('slot', cap)};`,
+        `let idx = ${b.rowAt(at, 'ty', `${int(L.index)} + sc`)};`,
+        `let ci = ${clampF('idx', fanIn)};`,
         ...forRange('u', units, ['if (run < 0.5) { break; }', `${acc} += ${b.rowAt(g, 'ty', 'u')} * ${b.at2(w, 'u', 'ci')};`]),
-        `let res = ${b.rowAt(at, 'ty', clamp('tx', L.value))};`,
+        `let res = ${b.rowAt(at, 'ty', 'tx')};`, // the same record layout: tx is in bounds
         `if (tx >= ${int(L.value)}) { res = ${acc}; }`,
       ],
       value: 'res',
@@ -469,11 +481,13 @@ const roots: Partial<Record<Op['op'], RootGen>> = {
         ...b.nest([['step', searchSteps(cap)]], [
           'if (lo < hi) {',
           '  let mid = Math.floor((lo + hi) * 0.5);',
-          `  if (${b.rowAt(c, 'ty', `${int(L.index)} + ${clamp('mid', cap)}`)} < ${e}) { lo = mid + 1.0; } else { hi = mid; }`,
+          `  let mc = ${clampF('mid', cap)};`,
+          `  if (${b.rowAt(c, 'ty', `${int(L.index)} + mc`)} < ${e}) { lo = mid + 1.0; } else { hi = mid; }`,
           '}',
         ]),
         `let res = ${b.rowAt(c, 'ty', '1')};`,
-        `if (lo < cnt && ${b.rowAt(c, 'ty', `${int(L.index)} + ${clamp('lo', cap)}`)} == ${e}) { res = res + ${b.rowAt(c, 'ty', `${int(L.value)} + ${clamp('lo', cap)}`)}; }`,
+        `let lc = ${clampF('lo', cap)};`,
+        `if (lo < cnt && ${b.rowAt(c, 'ty', `${int(L.index)} + lc`)} == ${e}) { res = res + ${b.rowAt(c, 'ty', `${int(L.value)} + lc`)}; }`,
       ],
       value: 'res',
     };
