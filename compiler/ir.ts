@@ -84,6 +84,7 @@ export type PrimName =
   | 'normalizeGradScale'
   | 'normalizeGradX'
   | 'kwtaCompact'
+  | 'kwtaBlockCounts'
   | 'compactInput'
   | 'dutyCycleCompact'
   | 'transpose'

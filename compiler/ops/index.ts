@@ -23,7 +23,7 @@ import { xentGradOp, xentStatsOp } from './prim/loss.ts';
 import { batchMeanOp, batchVarOp, normalizeGradScaleOp, normalizeGradXOp, normalizeOp, runningStatOp } from './prim/normalize.ts';
 import { momentumOp, sgdUpdateOp } from './prim/optimizer.ts';
 import { maxPoolGradOp, maxPoolOp } from './prim/pool.ts';
-import { biasGradCompactOp, compactInputOp, dutyCycleCompactOp, gatherOp, kwtaCompactOp, linearGradWOuterOp, linearGradXAtOp, transposeOp } from './prim/sparse.ts';
+import { biasGradCompactOp, compactInputOp, dutyCycleCompactOp, gatherOp, kwtaBlockCountsOp, kwtaCompactOp, linearGradWOuterOp, linearGradXAtOp, transposeOp } from './prim/sparse.ts';
 import { channelLastOp, convGradWFromOp, convGradXFromOp, convScatterOp, convWeightTOp, expandOp, maxPoolGradCompactOp, pickAtOp } from './prim/sparse-conv.ts';
 import { labelsOp, maskOp, momentOp, randomOp, scalarOp } from './prim/sources.ts';
 
@@ -33,7 +33,7 @@ const defs: ReadonlyArray<OpDef> = [
   linearOp, linearGradXOp, linearGradWOp, addOp, convOp, convGradXOp, convGradWOp, biasAddOp, biasGradOp, reluGradOp, maskScaleOp, scaleOp,
   maxPoolOp, maxPoolGradOp, kwtaThresholdOp, kwtaApplyOp, kwtaGradOp, dutyCycleOp,
   batchMeanOp, batchVarOp, runningStatOp, normalizeOp, normalizeGradScaleOp, normalizeGradXOp, xentGradOp, xentStatsOp, momentumOp, sgdUpdateOp,
-  kwtaCompactOp, compactInputOp, dutyCycleCompactOp, transposeOp, gatherOp, linearGradXAtOp, linearGradWOuterOp, biasGradCompactOp,
+  kwtaCompactOp, kwtaBlockCountsOp, compactInputOp, dutyCycleCompactOp, transposeOp, gatherOp, linearGradXAtOp, linearGradWOuterOp, biasGradCompactOp,
   convWeightTOp, convScatterOp, convGradXFromOp, channelLastOp, convGradWFromOp, maxPoolGradCompactOp, expandOp, pickAtOp,
 ];
 

@@ -10,6 +10,7 @@ import { WinnowError } from '../../dsl/errors.ts';
 import { formatShape } from '../../dsl/shape.ts';
 import { backendNames } from '../backends.ts';
 import { cpuCompileOptions } from '../cpu/layout.ts';
+import { gpujsCompileOptions } from '../gpujs/program.ts';
 import { openKernelSources, type ProgramSources } from '../kernel-sources.ts';
 import { loadNetwork } from '../load-model.ts';
 import { parseCommand, type CommandSpec } from './args.ts';
@@ -38,8 +39,8 @@ const programKinds: ReadonlyArray<ProgramKind> = ['train', 'inference', 'epochEn
 /** Every compiled program (train, inference, epochEnd) and its generated sources on `backend` (shared with `.kernels` in `winnow repl`). */
 export const compileAll = async (lowered: Lowered, backend: string, batch: number) => {
   const programs = programKinds;
-  // The stages as the backend compiles them: the cpu backend runs pass sparseForms (its choices are in the text).
-  const compiled = programs.map((program) => compile(lowered, { program, batch, ...(backend === 'cpu' ? cpuCompileOptions : {}) }));
+  // The stages as the backend compiles them: the cpu and gpujs backends run pass sparseForms (its choices are in the text).
+  const compiled = programs.map((program) => compile(lowered, { program, batch, ...(backend === 'cpu' ? cpuCompileOptions : backend.startsWith('gpujs:') ? gpujsCompileOptions : {}) }));
   const opened = await openKernelSources(backend, lowered);
   try {
     const sources: ProgramSources[] = [];

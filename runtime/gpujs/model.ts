@@ -23,7 +23,7 @@ import { shapeSize } from '../../dsl/shape.ts';
 import type { Model } from '../backend.ts';
 import { inferenceBatchFor } from '../evaluate.ts';
 import type { ModelState } from '../model-state.ts';
-import { gpujsProgram } from './program.ts';
+import { gpujsProgram, type GpujsProgramOptions } from './program.ts';
 import { createGpujsRunner, loadGpujs, pipelined, type GpujsDescription, type GpujsMode, type GpujsModule } from './runner.ts';
 
 export { loadGpujs, type GpujsDescription, type GpujsMode } from './runner.ts';
@@ -56,6 +56,12 @@ export interface GpujsModelOptions {
   readonly maxOutputSide?: number;
   /** Keep the state arrays on the device between calls where the mode allows it (webgpu). Default true. */
   readonly resident?: boolean;
+  /**
+   * Options of pass `sparseForms` for the gpujs target (compact k-winners layers where the cost
+   * model says they pay; `{ mode: 'always' }` wherever they exist), or false for the dense IR.
+   * Default `gpujsCompileOptions.sparse`.
+   */
+  readonly sparse?: GpujsProgramOptions['sparse'];
 }
 
 /** The device's MAX_TEXTURE_SIZE in a GL mode (gpu.js probes it when it checks support), else undefined. */
@@ -86,7 +92,7 @@ export const createGpujsModel = async (mode: GpujsMode, backend: string, lowered
     backend,
     state,
     inputSize,
-    program: (kind, batch) => gpujsProgram(lowered, kind, batch, { backend, ...(options.softwareLoopLimit ? { softwareLoopLimit: true } : {}), ...(maxOutputSide !== undefined ? { maxOutputSide } : {}) }),
+    program: (kind, batch) => gpujsProgram(lowered, kind, batch, { backend, ...(options.sparse !== undefined ? { sparse: options.sparse } : {}), ...(options.softwareLoopLimit ? { softwareLoopLimit: true } : {}), ...(maxOutputSide !== undefined ? { maxOutputSide } : {}) }),
     resident,
   });
   return {

@@ -16,6 +16,7 @@
  */
 import { compile, type ProgramKind } from '../../compiler/backend/compile.ts';
 import { floatsOf } from '../../compiler/backend/passes/plan-buffers.ts';
+import type { SparseFormsOptions } from '../../compiler/backend/passes/sparse-forms.ts';
 import { gpujsKernels, type Dims, type KernelArg } from '../../compiler/codegen/gpujs/kernels.ts';
 import { SOFTWARE_LOOP_LIMIT } from '../../compiler/codegen/gpujs/source.ts';
 import type { Lowered } from '../../compiler/stages.ts';
@@ -77,7 +78,18 @@ export interface GpujsProgramOptions {
   readonly softwareLoopLimit?: boolean;
   /** See `GpujsKernelOptions.maxOutputSide`. */
   readonly maxOutputSide?: number;
+  /** Options of pass `sparseForms` (target gpujs), or false for the dense IR; default `gpujsCompileOptions.sparse`. */
+  readonly sparse?: Omit<SparseFormsOptions, 'batch' | 'target'> | false;
 }
+
+/**
+ * The compile options of the gpujs backends: pass `sparseForms` with target gpujs (compact
+ * k-winners layers where the cost model says they pay).
+ *
+ * @example
+ * // compile(lowered, { program: 'train', batch: 64, ...gpujsCompileOptions })
+ */
+export const gpujsCompileOptions = { sparse: { target: 'gpujs' } } as const;
 
 /** Throws when a kernel would run past the loop limit of Mesa's software renderers (which would silently compute garbage). */
 const checkSoftwareLoops = (backend: string, kind: ProgramKind, batch: number, kernels: ReadonlyArray<{ readonly name: string; readonly loopIterations: number }>): void => {
@@ -94,7 +106,7 @@ const sourceOps = new Set(['input', 'labels', 'random', 'scalar', 'param', 'stat
 
 /** Compiles `kind` at `batch` and describes it for the gpujs runner. */
 export const gpujsProgram = (lowered: Lowered, kind: ProgramKind, batch: number, options: GpujsProgramOptions): GpujsProgram => {
-  const schedule = compile(lowered, { program: kind, batch }).schedule;
+  const schedule = compile(lowered, { program: kind, batch, ...(options.sparse === false ? {} : { sparse: { ...options.sparse, target: 'gpujs' } }) }).schedule;
   const ir = schedule.ir;
   const kernels = gpujsKernels(schedule, batch, options.maxOutputSide !== undefined ? { maxOutputSide: options.maxOutputSide } : {});
   if (options.softwareLoopLimit) checkSoftwareLoops(options.backend, kind, batch, kernels);

@@ -12,6 +12,7 @@
 import { gpujsKernels, kernelListing } from '../../compiler/codegen/gpujs/kernels.ts';
 import { compile, type ProgramKind } from '../../compiler/backend/compile.ts';
 import type { Lowered } from '../../compiler/stages.ts';
+import { gpujsCompileOptions } from './program.ts';
 
 /** One generated text. */
 export interface GpujsSourceFile {
@@ -23,7 +24,7 @@ export interface GpujsSourceFile {
 /** A lowered network's gpu.js kernel sources, program by program. */
 export const gpujsKernelSources = async (lowered: Lowered) => ({
   sources: async (program: ProgramKind, batch: number) => {
-    const kernels = gpujsKernels(compile(lowered, { program, batch }).schedule, batch);
+    const kernels = gpujsKernels(compile(lowered, { program, batch, ...gpujsCompileOptions }).schedule, batch);
     return {
       program,
       batch,

@@ -42,8 +42,19 @@
  * x U per active input against GATHER x U / 4, which pays only below a weight density of about
  * GATHER / (4 SCALAR), 8%, and they are not generated yet: the report says so per layer.
  *
- * The gpujs generator does not implement these primitives: the pass runs for the cpu backend
- * only (`compile(..., { sparse: {...} })`), and every other backend gets the dense IR.
+ * **gpujs target** (`target: 'gpujs'`, the gpu.js backends). One thread per output element, no
+ * scatters, so a subset of the forms, arranged for that: a compact k-winners layer keeps its dense
+ * output (read by its duty cycle and by the weight gradient above it, whose per-(unit, input)
+ * thread loops over the batch: the dense output is the per-sample index map) and adds the compact
+ * one, `kwtaCompact(x, dc, s, threshold, kwtaBlockCounts(...))` (each slot of the record finds its
+ * winner from the winners per block of 32 members). The next layer's forward is
+ * `gather(c, transpose(W))`: a thread per (sample, unit) loops over the sample's winners only.
+ * Backward, `kwtaGrad(linearGradX(g, W), ...)` is `expand(linearGradXAt(g, W, c))`: the gradient
+ * computed at the winners only, then written back densely for the dense ops that read it. No
+ * first-layer background skipping, convolution or pooling forms, and breakTies layers stay dense.
+ * Costs (`gpujsCosts`) count loop iterations over all threads of a sample.
+ *
+ * Every other backend gets the dense IR.
  *
  * **Convolutions** (`./sparse-conv-forms.ts`): a compact k-winners output may also feed a
  * convolution (a scatter of each winner through its filter taps), and a k-winners layer after a
@@ -66,6 +77,8 @@ export interface SparseFormsOptions {
   readonly inputDensity?: number;
   /** `auto` (default): the cost model decides; `always`: every layer that has a compact form gets it (tests). */
   readonly mode?: 'auto' | 'always';
+  /** The backend the forms are for: `cpu` (default) or `gpujs` (see the module doc). */
+  readonly target?: 'cpu' | 'gpujs';
 }
 
 /** The default `inputDensity`: MNIST digits leave about 80% of the pixels at the background. */
@@ -85,6 +98,29 @@ export const formCosts = {
   TRANSPOSE: 1.4,
   /** Per scalar multiply-add at a scattered address. */
   SCALAR: 4.5,
+} as const;
+
+/**
+ * Cost-model constants of the gpujs target, whose costs count loop iterations (per thread, summed
+ * over a sample's threads): a dense product of U units and fan-in F is U F; a gather over k
+ * winners GATHER U k (its loop stops after the sample's winners).
+ */
+export const gpujsCosts = {
+  /** Members per block of the compaction's counts (`KWTA_BLOCK`). */
+  BLOCK: 32,
+  /** Iterations of the binary search by which `expand` finds each element in the list. */
+  SEARCH: 11,
+  /**
+   * Cost of one iteration over the winners (read index and value, then W at a data-dependent row)
+   * against one of a dense product. Measured kernel by kernel on gpujs:webasm (sparse-mlp, batch
+   * 64, a loaded 2-core machine): the gather 2.1x, linearGradXAt 2.7x a dense product's iteration.
+   */
+  GATHER: 2.5,
+  /**
+   * Cost of one compaction iteration (each evaluates a k-winners key, an exp): kwtaBlockCounts +
+   * kwtaCompact measured at about 2.5x the iterations counted below, in dense-product iterations.
+   */
+  KEYS: 2.5,
 } as const;
 
 /** One decision of the pass, for `asText` and `winnow inspect --kernels`. */
@@ -109,6 +145,8 @@ interface Plan {
   readonly skip: ReadonlySet<number>;
   /** maxPoolGrad ids whose dense incoming gradient becomes a compact one (one value per window). */
   readonly poolGrads: ReadonlySet<number>;
+  /** The forms are for the gpujs backend. */
+  readonly gpujs: boolean;
 }
 
 const round = (x: number): string => (x >= 10_000 ? `${(x / 1000).toFixed(0)}k` : x >= 1000 ? `${(x / 1000).toFixed(1)}k` : x.toFixed(0));
@@ -128,6 +166,7 @@ export const planSparseForms = (ir: IR, options: SparseFormsOptions): Plan => {
   const rho = options.inputDensity ?? defaultInputDensity;
   const users = usersOf(ir);
   const external = externalValues(ir);
+  const gpujs = options.target === 'gpujs';
   const choices: FormChoice[] = [];
   const compact = new Set<number>();
   const skip = new Set<number>();
@@ -151,6 +190,10 @@ export const planSparseForms = (ir: IR, options: SparseFormsOptions): Plan => {
       refuse('local k-winners (per-position groups) have no compact form yet');
       continue;
     }
+    if (gpujs && a.attrs.breakTies) {
+      refuse('breakTies layers have no compact form on gpujs');
+      continue;
+    }
     if (external.has(a.id) || external.has(t.id)) {
       refuse('its output leaves the program');
       continue;
@@ -160,10 +203,10 @@ export const planSparseForms = (ir: IR, options: SparseFormsOptions): Plan => {
       (u.op === 'linear' && u.inputs[0] === a.id && u.inputs[1] !== a.id) ||
       (u.op === 'linearGradW' && u.inputs[1] === a.id && u.inputs[0] !== a.id) ||
       (u.op === 'dutyCycle' && u.inputs[0] === a.id) ||
-      convConsumer(u, a.id);
+      (!gpujs && convConsumer(u, a.id));
     const bad = consumers.find((u) => !okConsumer(u));
     if (bad || !consumers.some((u) => u.op === 'linear' || u.op === 'conv')) {
-      refuse(`read by ${bad ? bad.op : 'no dense or convolution layer'} (compact outputs feed dense and convolution layers only)`);
+      refuse(`read by ${bad ? bad.op : gpujs ? 'no dense layer' : 'no dense or convolution layer'} (compact outputs feed ${gpujs ? 'dense layers only on gpujs' : 'dense and convolution layers only'})`);
       continue;
     }
     const grads = users[t.id].filter((u) => u.id !== a.id);
@@ -171,7 +214,8 @@ export const planSparseForms = (ir: IR, options: SparseFormsOptions): Plan => {
     const gradProblem = (kg: Op): string | undefined => {
       if (kg.op !== 'kwtaGrad' || kg.inputs[2] !== t.id || kg.inputs[1] !== y || external.has(kg.id)) return `its threshold is read by ${kg.op}`;
       const gx = ir.ops[kg.inputs[0]];
-      if ((gx.op !== 'linearGradX' && !convGradReaching(gx)) || users[gx.id].length !== 1 || external.has(gx.id)) return `the gradient reaching it comes from ${gx.op}`;
+      if ((gx.op !== 'linearGradX' && (gpujs || !convGradReaching(gx))) || users[gx.id].length !== 1 || external.has(gx.id)) return `the gradient reaching it comes from ${gx.op}`;
+      if (gpujs) return undefined; // the gradient is expanded back to dense for its users
       const denseUser = (u: Op) => (u.op === 'biasGrad' || u.op === 'linearGradW' || u.op === 'linearGradX') && u.inputs[0] === kg.id && u.inputs[1] !== kg.id;
       return users[kg.id].map((u) => (denseUser(u) ? undefined : convGradUserProblem(u, kg.id, users, external))).find((p) => p !== undefined);
     };
@@ -187,7 +231,28 @@ export const planSparseForms = (ir: IR, options: SparseFormsOptions): Plan => {
   // in the form they are being given (first all compact; a layer that does not pay is then taken
   // dense by its neighbours and the costs are made again, until the choices settle).
   const byThreshold = new Map(candidates.map((c) => [c.t.id, c]));
-  const costOf = (c: Candidate, active: ReadonlySet<number>) => {
+  const costOf = (c: Candidate, active: ReadonlySet<number>) => (gpujs ? gpujsCostOf(c) : cpuCostOf(c, active));
+  /** gpujs: loop iterations per sample over all threads (see `gpujsCosts`). */
+  const gpujsCostOf = (c: Candidate) => {
+    const { n, k } = c;
+    const { BLOCK, SEARCH, GATHER: G, KEYS } = gpujsCosts;
+    // compaction: block counts (one iteration per member), then per slot (index and value) a prefix over the blocks and a scan of one block
+    let dense = 0;
+    let sparse = KEYS * (n + 2 * n * (Math.ceil(n / BLOCK) + BLOCK));
+    for (const u of c.consumers) {
+      if (u.op !== 'linear') continue;
+      const U = u.attrs.units as number;
+      dense += U * n;
+      sparse += G * U * k + (U * n) / B;
+    }
+    for (const kg of c.grads) {
+      const U = ir.ops[kg.inputs[0]].attrs.units as number;
+      dense += U * n + n;
+      sparse += G * U * k + SEARCH * n;
+    }
+    return { dense, sparse };
+  };
+  const cpuCostOf = (c: Candidate, active: ReadonlySet<number>) => {
     const { n, k } = c;
     /** Active elements per sample of a value when it is compact (a chosen layer's winners or their gradient), else undefined. */
     const kOf = (v: number): number | undefined => {
@@ -264,12 +329,18 @@ export const planSparseForms = (ir: IR, options: SparseFormsOptions): Plan => {
       form: chosen ? 'compact' : 'dense',
       denseCost: dense,
       compactCost: sparse,
-      why: `${c.at}: ${chosen ? 'compact' : 'dense'}: winners as index lists, ${how}: ${round(sparse)} vs ${round(dense)} dense (estimated SIMD multiply-adds per sample)${chosen ? weightNote(next.inputs[1]) : ''}`,
+      why: gpujs
+        ? `${c.at}: ${chosen ? 'compact' : 'dense'}: winners as index lists beside the dense output, ${how}: ${round(sparse)} vs ${round(dense)} dense (estimated gpu.js loop iterations per sample)`
+        : `${c.at}: ${chosen ? 'compact' : 'dense'}: winners as index lists, ${how}: ${round(sparse)} vs ${round(dense)} dense (estimated SIMD multiply-adds per sample)${chosen ? weightNote(next.inputs[1]) : ''}`,
     });
   }
 
   // Max-pooling gradients not already compact through a k-winners layer: one value per window.
   const poolGrads = new Set<number>();
+  if (gpujs) {
+    choices.sort((p, q) => (p.layer ?? -1) - (q.layer ?? -1));
+    return { choices, compact, skip, poolGrads, gpujs };
+  }
   const compactThresholds = new Set([...compact].map((id) => ir.ops[id].inputs[1]));
   for (const u of ir.ops) {
     if (u.op !== 'maxPoolGrad') continue;
@@ -339,7 +410,7 @@ export const planSparseForms = (ir: IR, options: SparseFormsOptions): Plan => {
     choices.push({ layer: l.layer, subject: 'input', form: 'dense', denseCost: 0, compactCost: 0, why: `dense layer ${l.layer ?? '?'}: dense: its input (${from.op}) has no density the compiler knows (only k-winners outputs and the network input are compacted)` });
   }
   choices.sort((p, q) => (p.layer ?? -1) - (q.layer ?? -1));
-  return { choices, compact, skip, poolGrads };
+  return { choices, compact, skip, poolGrads, gpujs };
 };
 
 /** The pass: rewrites `ir` by the plan (see the module doc). */
@@ -347,6 +418,7 @@ export const sparseForms = (options: SparseFormsOptions) => (ir: IR): IR => rewr
 
 const rewrite = (ir: IR, plan: Plan): IR => {
   if (plan.compact.size === 0 && plan.skip.size === 0 && plan.poolGrads.size === 0) return ir;
+  if (plan.gpujs) return rewriteGpujs(ir, plan);
   const users = usersOf(ir);
   const b = builder();
   const ids = new Map<number, number>();
@@ -416,6 +488,57 @@ const rewrite = (ir: IR, plan: Plan): IR => {
     } else {
       if (op.inputs.some((i) => capOf.has(ids.get(i)!))) throw new Error(`sparseForms: %${op.id} ${op.op} reads a compact value`);
       id = b.emit(op.op, ins, op.attrs, { batched: op.batched, dtype: op.dtype, ...(op.shape && op.inputs.length === 0 ? { shape: op.shape } : {}), ...at(op) });
+    }
+    ids.set(op.id, id);
+  }
+  const map = (v: number) => ids.get(v)!;
+  return finish(
+    b,
+    ir,
+    map(ir.output),
+    Object.fromEntries(Object.entries(ir.results ?? {}).map(([k, v]) => [k, map(v)])),
+    (ir.updates ?? []).map((u) => ({ source: map(u.source), value: map(u.value) })),
+  );
+};
+
+/** The gpujs target's rewrite (see the module doc): compact values beside the dense k-winners outputs. */
+const rewriteGpujs = (ir: IR, plan: Plan): IR => {
+  const users = usersOf(ir);
+  const b = builder();
+  const ids = new Map<number, number>();
+  /** New id of a dense k-winners output -> its compact value. */
+  const compactOf = new Map<number, number>();
+  /** Old kwtaThreshold id -> the compact value of its layer. */
+  const compactOfThreshold = new Map<number, number>();
+  const dropped = new Set<number>();
+  for (const id of plan.compact) for (const kg of users[ir.ops[id].inputs[1]]) if (kg.op === 'kwtaGrad') dropped.add(kg.id);
+  const transposes = new Map<number, number>();
+  const at = (op: Op) => (op.layer !== undefined ? { layer: op.layer } : {});
+  for (const op of ir.ops) {
+    if (dropped.has(op.id)) continue;
+    const ins = op.inputs.map((i) => ids.get(i)!);
+    let id: number;
+    if (op.op === 'linear' && compactOf.has(ins[0])) {
+      const { units, fanIn } = op.attrs as { units: number; fanIn: number };
+      let t = transposes.get(ins[1]);
+      if (t === undefined) transposes.set(ins[1], (t = b.emit('transpose', [ins[1]], { rows: units, cols: fanIn, sums: false }, { batched: false, ...at(op) })));
+      id = b.emit('gather', [compactOf.get(ins[0])!, t], { rows: fanIn, cols: units, cap: fanIn, base: false }, at(op));
+    } else if (op.op === 'linearGradX' && users[op.id].length === 1 && dropped.has(users[op.id][0].id)) {
+      const kg = users[op.id][0];
+      const c = compactOfThreshold.get(kg.inputs[2])!;
+      const { units, fanIn } = op.attrs as { units: number; fanIn: number };
+      const g = b.emit('linearGradXAt', [ins[0], ins[1], c], { units, fanIn, cap: fanIn, gCap: 0 }, at(kg));
+      id = b.emit('expand', [g], { cap: fanIn, shape: [...ir.ops[kg.id].shape!] }, at(kg));
+      ids.set(kg.id, id);
+    } else {
+      id = b.emit(op.op, ins, op.attrs, { batched: op.batched, dtype: op.dtype, ...(op.shape && op.inputs.length === 0 ? { shape: op.shape } : {}), ...at(op) });
+      if (op.op === 'kwtaApply' && plan.compact.has(op.id)) {
+        const [x, thr, dc, s] = ins;
+        const counts = b.emit('kwtaBlockCounts', [x, dc, s, thr], { ...op.attrs }, at(op));
+        const c = b.emit('kwtaCompact', [x, dc, s, thr, counts], { ...op.attrs, cap: op.attrs.members as number }, at(op));
+        compactOf.set(id, c);
+        compactOfThreshold.set(op.inputs[1], c);
+      }
     }
     ids.set(op.id, id);
   }

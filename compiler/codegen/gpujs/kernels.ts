@@ -24,16 +24,24 @@
  * without a GPU) stop every loop of a thread after 65535 iterations in all, silently; loop nests
  * are unrolled (`planNest`) to stay under `LOOP_BUDGET`, and each kernel reports its count.
  *
+ * Sparse forms (pass `sparseForms` with `target: 'gpujs'`): a compact value is 2-D `[compactStride(cap),
+ * batch]` with cpu's record layout (header `[count, base, 0, 0]`, index slots, value slots), except
+ * that indices are stored as float numbers (exact: below 2^24). Each slot is a thread: kwtaCompact's
+ * slot j finds its block by a prefix sum of `kwtaBlockCounts` and its winner within it; gather
+ * (sample, unit) and linearGradXAt's value slots loop over the sample's winners only (the loop
+ * breaks after `count`); expand finds each element in the list by binary search.
+ *
  * Scatters are gathers: convGradX reads the output positions each input pixel feeds, maxPoolGrad
  * lets each input element check whether it is its window's first maximum, and reductions over the
  * batch (weight and bias gradients, duty cycles) loop over the samples in one thread per result.
  */
 import { opDef } from '../../ops/index.ts';
 import { size } from '../../ops/prim/helpers.ts';
+import { compactLayout, KWTA_BLOCK, kwtaBlocks } from '../../ops/prim/sparse.ts';
 import type { Kernel, Schedule } from '../../backend/schedule.ts';
 import type { IR, Op } from '../../ir.ts';
 import { channelOf, elementwiseExpr, invStd, kwtaKey, kwtaWins, type Reader } from '../expr.ts';
-import { float, forRangeUnrolled, id, int, kernelSettings, kernelSource, unrolledIterations } from './source.ts';
+import { float, forRange, forRangeUnrolled, id, int, kernelSettings, kernelSource, unrolledIterations } from './source.ts';
 
 /** gpu.js dims of a value: `[cols, rows]` (2-D) or `[length]` (1-D). */
 export type Dims = readonly [number] | readonly [number, number];
@@ -202,6 +210,12 @@ const div = (n: string, d: number, max: number): string => {
 /** Clamps an integer-valued expression into [0, n - 1] (a read the kernel may not use must still stay in bounds). */
 const clamp = (e: string, n: number): string => `Math.min(Math.max(${e}, 0), ${int(n - 1)})`;
 
+/**
+ * `clamp` for a float-typed expression, with float bounds: GL (gpu.js webgl2) keeps integer literals
+ * in an index expression, and GLSL has no max(float, int).
+ */
+const clampF = (e: string, n: number): string => `Math.min(Math.max(${e}, 0.0), ${float(n - 1)})`;
+
 /** Loop iterations a kernel's loops may plan in all: under `SOFTWARE_LOOP_LIMIT`, with room for rounding. */
 export const LOOP_BUDGET = 60000;
 
@@ -323,8 +337,161 @@ const breakTiesWins = (op: Op, b: KernelBuilder, x: number, dc: number, s: numbe
 /** Halvings of the k-winners threshold bisection. */
 export const KWTA_BISECTION_STEPS = 64;
 
+/** The winner test (no breakTies) of member `e` of sample `ty`: key >= threshold, and x > 0 with relu. */
+const kwtaWinsAt = (op: Op, b: KernelBuilder, e: string): string => {
+  const [x, dc, s, thr] = op.inputs;
+  const m = kwtaMember(op, b, x, dc, s, 'ty', '0', e);
+  const test = `${m.key} >= ${b.rowAt(thr, 'ty', '0')}`;
+  return op.attrs.relu ? `(${test} && ${m.x} > 0.0)` : `(${test})`;
+};
+
+/** Binary-search steps that find any position in a list of `cap` entries. */
+const searchSteps = (cap: number): number => Math.ceil(Math.log2(cap + 1)) + 1;
+
 /** The code-for-op table of root ops. */
 const roots: Partial<Record<Op['op'], RootGen>> = {
+  kwtaBlockCounts: (op, b) => {
+    // threads 0..nb-1 count a block each; thread nb counts the whole layer (the sample's total)
+    const n = a(op, 'members');
+    const nb = kwtaBlocks(n);
+    b.iterations += n;
+    return {
+      body: [
+        'let acc = 0.0;',
+        ...forRange('i', n, [
+          `if (tx < ${int(nb)} && i >= ${int(KWTA_BLOCK)}) { break; }`,
+          'let first = 0.0;',
+          `if (tx < ${int(nb)}) { first = tx * ${int(KWTA_BLOCK)}; }`,
+          'let e = first + i;',
+          `let ec = ${clampF('e', n)};`,
+          `if (e < ${int(n)} && ${kwtaWinsAt(op, b, 'ec')}) { acc += 1.0; }`,
+        ]),
+      ],
+      value: 'acc',
+    };
+  },
+  kwtaCompact: (op, b) => {
+    if (op.inputs.length !== 5) throw new Error('gpu.js codegen: kwtaCompact needs its threshold and block counts (pass sparseForms with target gpujs)');
+    const n = a(op, 'members');
+    const L = compactLayout(a(op, 'cap'));
+    const counts = op.inputs[4];
+    const x = op.inputs[0];
+    const nb = kwtaBlocks(n);
+    const prefix = (lines: string[]) => {
+      b.iterations += nb;
+      return forRange('bi', nb, lines);
+    };
+    const scan = (lines: string[]) => {
+      b.iterations += KWTA_BLOCK;
+      return forRange('i', KWTA_BLOCK, lines);
+    };
+    const body = [
+      `let slot = tx - ${float(L.index)};`, // a float in every mode (GL types tx as an int)
+      `if (tx >= ${int(L.value)}) { slot = tx - ${float(L.value)}; }`,
+      `let tot = ${b.rowAt(counts, 'ty', int(nb))};`,
+      'let blk = 0.0;',
+      'let before = 0.0;',
+      'let run = 0.0;',
+      ...prefix([
+        'if (slot < 0 || slot >= tot) { break; }',
+        `let cb = ${b.rowAt(counts, 'ty', 'bi')};`,
+        'if (run <= slot && run + cb > slot) { blk = bi; before = run; }',
+        'run += cb;',
+        'if (run > slot) { break; }',
+      ]),
+      'let found = 0.0;',
+      'let cnt = before;',
+      // slots past the count (most of them) and the header skip the scan
+      ...scan([
+        'if (slot < 0 || slot >= tot) { break; }',
+        `let e = blk * ${int(KWTA_BLOCK)} + i;`,
+        `let ec = ${clampF('e', n)};`,
+        `if (e < ${int(n)} && ${kwtaWinsAt(op, b, 'ec')}) {`,
+        '  if (cnt == slot) { found = e; }',
+        '  cnt += 1.0;',
+        '}',
+      ]),
+      'let res = 0.0;',
+      'if (tx == 0) { res = tot; }',
+      `if (tx >= ${int(L.index)} && tx < ${int(L.value)} && slot < tot) { res = found; }`,
+      `let fc = ${clampF('found', n)};`,
+      `if (tx >= ${int(L.value)} && slot < tot) { res = ${b.rowAt(x, 'ty', 'fc')}; }`,
+    ];
+    return { body, value: 'res' };
+  },
+  transpose: (op, b) => {
+    if (op.attrs.sums) throw new Error('gpu.js codegen: transpose with sums is not generated');
+    return { body: [], value: b.at2(op.inputs[0], 'tx', 'ty') };
+  },
+  gather: (op, b) => {
+    if (op.attrs.base) throw new Error('gpu.js codegen: gather with a base is not generated');
+    const [c, r] = op.inputs;
+    const { rows, cap } = op.attrs as { rows: number; cap: number };
+    const L = compactLayout(cap);
+    const acc = b.local('acc');
+    b.iterations += cap;
+    return {
+      body: [
+        `let cnt = ${b.rowAt(c, 'ty', '0')};`,
+        `let ${acc} = 0.0;`,
+        ...forRange('j', cap, [
+          'if (j >= cnt) { break; }',
+          `let idx = ${b.rowAt(c, 'ty', `${int(L.index)} + j`)};`,
+          `let ic = ${clampF('idx', rows)};`,
+          `${acc} += ${b.rowAt(c, 'ty', `${int(L.value)} + j`)} * ${b.at2(r, 'ic', 'tx')};`,
+        ]),
+      ],
+      value: acc,
+    };
+  },
+  linearGradXAt: (op, b) => {
+    const [g, w, at] = op.inputs;
+    const { units, fanIn, cap, gCap } = op.attrs as Record<string, number>;
+    if (gCap > 0) throw new Error('gpu.js codegen: linearGradXAt of a compact gradient is not generated');
+    const L = compactLayout(cap);
+    const acc = b.local('acc');
+    b.iterations += units;
+    return {
+      body: [
+        `let cnt = ${b.rowAt(at, 'ty', '0')};`,
+        `let ${acc} = 0.0;`,
+        `let slot = tx - ${float(L.value)};`,
+        `let run = 0.0;`,
+        'if (slot >= 0 && slot < cnt) { run = 1.0; }',
+        `let sc = ${clampF('slot', cap)};`,
+        `let idx = ${b.rowAt(at, 'ty', `${int(L.index)} + sc`)};`,
+        `let ci = ${clampF('idx', fanIn)};`,
+        ...forRange('u', units, ['if (run < 0.5) { break; }', `${acc} += ${b.rowAt(g, 'ty', 'u')} * ${b.at2(w, 'u', 'ci')};`]),
+        `let res = ${b.rowAt(at, 'ty', 'tx')};`, // the same record layout: tx is in bounds
+        `if (tx >= ${int(L.value)}) { res = ${acc}; }`,
+      ],
+      value: 'res',
+    };
+  },
+  expand: (op, b) => {
+    const [c] = op.inputs;
+    const cap = a(op, 'cap');
+    const L = compactLayout(cap);
+    const e = b.reader().elem;
+    return {
+      body: [
+        `let cnt = ${b.rowAt(c, 'ty', '0')};`,
+        'let lo = 0.0;',
+        'let hi = cnt;',
+        ...b.nest([['step', searchSteps(cap)]], [
+          'if (lo < hi) {',
+          '  let mid = Math.floor((lo + hi) * 0.5);',
+          `  let mc = ${clampF('mid', cap)};`,
+          `  if (${b.rowAt(c, 'ty', `${int(L.index)} + mc`)} < ${e}) { lo = mid + 1.0; } else { hi = mid; }`,
+          '}',
+        ]),
+        `let res = ${b.rowAt(c, 'ty', '1')};`,
+        `let lc = ${clampF('lo', cap)};`,
+        `if (lo < cnt && ${b.rowAt(c, 'ty', `${int(L.index)} + lc`)} == ${e}) { res = res + ${b.rowAt(c, 'ty', `${int(L.value)} + lc`)}; }`,
+      ],
+      value: 'res',
+    };
+  },
   linear: (op, b) => {
     const [x, w] = op.inputs;
     return sumLoops(b, [['i', a(op, 'fanIn')]], [], `${b.rowAt(x, 'ty', 'i')} * ${b.at2(w, 'tx', 'i')}`);

@@ -120,7 +120,7 @@ export const kernelSettings = (output: ReadonlyArray<number>) => ({
 });
 
 /** Keywords and globals a kernel may use. */
-const keywords = new Set(['function', 'let', 'for', 'if', 'else', 'return', 'this', 'Math']);
+const keywords = new Set(['function', 'let', 'for', 'if', 'else', 'return', 'this', 'Math', 'break']);
 
 /** Properties a kernel may read: the thread index and a few Math functions. */
 const properties = new Set(['thread', 'x', 'y', 'z', 'fround', 'exp', 'max', 'min', 'abs', 'sqrt', 'log', 'floor']);

@@ -63,15 +63,47 @@ const denseInput = (_op: Op, ins: ReadonlyArray<Op>, i: number, n: number, what:
 const matrix = (ins: ReadonlyArray<Op>, i: number, rows: number, cols: number, what: string): string[] =>
   !ins[i]?.batched && ins[i]?.shape?.length === 2 && ins[i].shape![0] === rows && ins[i].shape![1] === cols ? [] : [`${what} must be an unbatched [${rows}, ${cols}], got [${ins[i]?.shape?.join(', ') ?? '?'}]`];
 
-/** `kwtaCompact(x, dutyCycles, strength)`. */
+/**
+ * `kwtaCompact(x, dutyCycles, strength)`, or on the gpujs backend `kwtaCompact(x, dutyCycles,
+ * strength, threshold, blockCounts)`: there each slot of the record is its own thread, which
+ * finds its winner from the layer's `kwtaThreshold` and the winners per block of
+ * `kwtaBlockCounts` instead of scanning the whole layer.
+ */
 export const kwtaCompactOp: OpDef = {
   name: 'kwtaCompact',
-  arity: [3, 3],
+  arity: [3, 5],
   attrs: { ...kwtaAttrs, cap: 'int' },
   inferShape: fromAttrs((a) => [compactStride(a.cap as number)]),
   check: (op, ins) => [
     ...(op.attrs.groups !== 1 || op.attrs.local ? ['only global k-winners (groups = 1) have a compact form'] : []),
     ...(op.attrs.cap !== op.attrs.members ? [`cap ${op.attrs.cap} must equal members ${op.attrs.members}`] : []),
+    ...denseInput(op, ins, 0, op.attrs.members as number, 'x'),
+    ...(ins.length === 4 ? ['give both threshold and blockCounts, or neither'] : []),
+    ...(ins.length === 5 && op.attrs.breakTies ? ['the threshold form has no breakTies rule'] : []),
+    ...(ins.length === 5 ? denseInput(op, ins, 4, kwtaBlocks(op.attrs.members as number) + 1, 'blockCounts') : []),
+  ],
+};
+
+/** Members per block of `kwtaBlockCounts`. */
+export const KWTA_BLOCK = 32;
+
+/** Blocks of `kwtaBlockCounts` for a layer of `members` elements. */
+export const kwtaBlocks = (members: number): number => Math.ceil(members / KWTA_BLOCK);
+
+/**
+ * `kwtaBlockCounts(x, dutyCycles, strength, threshold)`: per sample, the number of winners (key >=
+ * threshold, and x > 0 with relu; no breakTies) in each block of `KWTA_BLOCK` consecutive members,
+ * then the sample's total
+ * (the gpujs backend's compaction: each slot of `kwtaCompact` then finds its block by a prefix sum
+ * of these counts and its winner within the block).
+ */
+export const kwtaBlockCountsOp: OpDef = {
+  name: 'kwtaBlockCounts',
+  arity: [4, 4],
+  attrs: kwtaAttrs,
+  inferShape: fromAttrs((a) => [kwtaBlocks(a.members as number) + 1]),
+  check: (op, ins) => [
+    ...(op.attrs.groups !== 1 || op.attrs.local || op.attrs.breakTies ? ['only global k-winners (groups = 1) without breakTies have block counts'] : []),
     ...denseInput(op, ins, 0, op.attrs.members as number, 'x'),
   ],
 };

@@ -1,0 +1,162 @@
+/**
+ * The gpujs target of pass `sparseForms` (compact k-winners outputs beside the dense ones, the next
+ * layer a gather over the winners, the gradient computed at the winners and expanded): which forms
+ * it chooses and the kernels that makes, and the gpujs:cpu, gpujs:webasm and gpujs:webgpu (unless
+ * WINNOW_SKIP_WEBGPU=1) backends with every
+ * compact form forced (`mode: 'always'`) and as the cost model chooses, against the float64
+ * reference: layers of more than one 32-member block and of a size that is no multiple of 32,
+ * relu k-winners with fewer than k winners, keys tied at the threshold (more than k winners),
+ * k-winners over a feature map; training steps, the inference program at another batch and the
+ * updated state, momentum included, within 1e-4.
+ */
+import { describe, expect, it } from 'vitest';
+import { compile, lower, trace } from '../../compiler/index.ts';
+import type { Lowered } from '../../compiler/stages.ts';
+import { boost, dense, flatten, input, kwta, pipe, readModelFile, softmaxCrossEntropy, sparse } from '../../dsl/index.ts';
+import { createModel, type Model } from '../../runtime/backends.ts';
+import { createGpujsModel } from '../../runtime/gpujs/model.ts';
+import { gpujsCompileOptions } from '../../runtime/gpujs/program.ts';
+import { initModelState, type ModelState } from '../../runtime/model-state.ts';
+import { Rng } from '../../runtime/rng.ts';
+import { modes, requireWebGPU } from '../gpu/helpers.ts';
+import { convert, relError } from '../parity/helpers.ts';
+
+const batch = 8;
+const sgd = { lr: 0.05, momentum: 0.9, weightDecay: 1e-3 };
+const gpujs = (l: Lowered, program: 'train' | 'inference', mode?: 'always') => compile(l, { program, batch, sparse: { ...gpujsCompileOptions.sparse, ...(mode ? { mode } : {}) } });
+const kernelOps = (c: ReturnType<typeof gpujs>): string[] => c.schedule.kernels.map((k) => k.ops.map((o) => c.schedule.ir.ops[o].op).join('+'));
+
+const smallInput = (n: number): Float32Array => {
+  const rng = Rng.fromSeed(9, 1);
+  return Float32Array.from({ length: batch * n }, () => rng.float() * 2 - 0.5);
+};
+
+/** Rows 2i and 2i+1 of `l<layer>.weight` and their biases made equal: keys tie in pairs. */
+const twins = (layer: number) => (s: ModelState) => {
+  const w = s.tensors.get(`l${layer}.weight`)!;
+  const b = s.tensors.get(`l${layer}.bias`)!;
+  const [units, fanIn] = w.shape;
+  for (let u = 1; u < units; u += 2) {
+    w.data.copyWithin(u * fanIn, (u - 1) * fanIn, u * fanIn);
+    b.data[u] = b.data[u - 1];
+  }
+};
+
+interface Case {
+  readonly name: string;
+  readonly lowered: Lowered;
+  readonly x: Float32Array;
+  readonly edit?: (s: ModelState) => void;
+}
+
+const cases: ReadonlyArray<Case> = [
+  {
+    name: 'three blocks of 32 (70 members), then relu k-winners with few positive values',
+    lowered: lower(trace(pipe(input([20]), dense(70), kwta({ k: 9 }), boost({ strength: 1.2 }), dense(40), kwta({ k: 4, relu: true }), boost({}), dense(5), softmaxCrossEntropy))),
+    x: smallInput(20),
+    edit: (s) => {
+      const b = s.tensors.get('l2.bias')!.data;
+      for (let u = 0; u < b.length; u++) if (u % 3) b[u] = -3;
+    },
+  },
+  {
+    name: 'keys tied at the threshold (more than k winners), sparse weights',
+    lowered: lower(trace(pipe(input([20]), dense(14), sparse(0.5), kwta({ k: 3 }), boost({}), dense(9), kwta({ k: 3 }), boost({}), dense(4), softmaxCrossEntropy))),
+    x: smallInput(20),
+    edit: (s) => {
+      twins(0)(s);
+      twins(2)(s);
+    },
+  },
+  {
+    name: 'k-winners over a feature map (a duty cycle per channel) feeding a dense layer',
+    lowered: lower(trace(pipe(input([3, 4, 4]), kwta({ k: 7 }), boost({ strength: 2 }), flatten, dense(10), kwta({ k: 3 }), boost({}), dense(4), softmaxCrossEntropy))),
+    x: smallInput(48),
+  },
+];
+
+const run = async (model: Model, x: Float32Array) => {
+  const classes = model.lowered.ir.ops[model.lowered.ir.output].shape![0];
+  const labels = Uint8Array.from({ length: batch }, (_, i) => (i * 7) % classes);
+  try {
+    const rng = Rng.fromSeed(5, 2);
+    await model.trainStep(x, labels, batch, sgd, batch, rng);
+    const logits = Float64Array.from(await model.predict(x, batch));
+    const r = await model.trainStep(x, labels, batch, sgd, 2 * batch, rng);
+    await model.endEpoch();
+    const later = Float64Array.from(await model.predict(x.subarray(0, (x.length / batch) * 3), 3));
+    await model.sync?.();
+    return { logits, later, loss: r.loss, state: model.state };
+  } finally {
+    model.dispose?.();
+  }
+};
+
+describe('sparseForms with target gpujs', () => {
+  it('sparse-mlp: layer 1 compact (its next layer has 1000 units), layer 3 dense (its next has 10); the dense outputs stay for the duty cycles and weight gradients', () => {
+    const l = lower(trace(readModelFile('examples/models/sparse-mlp.json')));
+    const c = compile(l, { program: 'train', batch: 64, ...gpujsCompileOptions });
+    expect(c.forms!.map((f) => [f.layer, f.subject, f.form])).toEqual([[1, 'kwta', 'compact'], [3, 'kwta', 'dense']]);
+    expect(c.forms![0].compactCost).toBeLessThan(c.forms![0].denseCost);
+    expect(c.forms![1].compactCost).toBeGreaterThan(c.forms![1].denseCost);
+    expect(kernelOps(c)).toEqual([
+      'linear+biasAdd', 'kwtaThreshold', 'kwtaApply', 'kwtaBlockCounts', 'kwtaCompact', 'dutyCycle',
+      'transpose', 'gather+biasAdd', 'kwtaThreshold', 'kwtaApply', 'dutyCycle',
+      'linear+biasAdd', 'xentStats', 'xentGrad',
+      'biasGrad+momentum', 'linearGradX+kwtaGrad', 'linearGradW+momentum',
+      'biasGrad+momentum', 'linearGradXAt', 'expand', 'linearGradW+momentum',
+      'biasGrad+momentum', 'linearGradW+momentum',
+      'sgdUpdate', 'sgdUpdate', 'sgdUpdate', 'sgdUpdate', 'sgdUpdate', 'sgdUpdate',
+    ]);
+    const inference = compile(l, { program: 'inference', batch: 64, ...gpujsCompileOptions });
+    expect(kernelOps(inference)).toEqual(['linear+biasAdd', 'kwtaThreshold', 'kwtaApply', 'kwtaBlockCounts', 'kwtaCompact', 'transpose', 'gather+biasAdd', 'kwtaThreshold', 'kwtaApply', 'linear+biasAdd']);
+  });
+
+  it('keeps dense where the compact form does not pay or does not exist: 90% active, breakTies, a convolution reading the winners, and no first-layer background skipping', () => {
+    const wide = lower(trace(pipe(input([100]), dense(1000), kwta({ k: 900, kInferenceFactor: 1 }), boost({}), dense(1000), softmaxCrossEntropy)));
+    expect(compile(wide, { program: 'train', batch: 64, ...gpujsCompileOptions }).forms!.map((f) => f.form)).toEqual(['dense']);
+    const tied = lower(trace(pipe(input([100]), dense(1000), kwta({ k: 100, breakTies: true }), boost({}), dense(1000), softmaxCrossEntropy)));
+    expect(compile(tied, { program: 'train', batch: 64, ...gpujsCompileOptions }).forms!.map((f) => f.why)).toEqual([expect.stringContaining('breakTies layers have no compact form on gpujs')]);
+    const cnn = compile(lower(trace(readModelFile('examples/models/sparse-cnn2.json'))), { program: 'train', batch: 64, ...gpujsCompileOptions });
+    expect(cnn.forms!.map((f) => [f.layer, f.form])).toEqual([[2, 'dense'], [5, 'compact'], [8, 'dense']]);
+    expect(cnn.forms![0].why).toContain('dense layers only on gpujs');
+    expect(cnn.forms!.some((f) => f.subject === 'input')).toBe(false);
+  });
+
+  it('the forced forms reach every gpujs sparse kernel, relu and feature-map variants included', () => {
+    const ops = new Set<string>();
+    const attrs = new Set<string>();
+    for (const c of cases) {
+      for (const program of ['train', 'inference'] as const) {
+        for (const o of gpujs(c.lowered, program, 'always').schedule.ir.ops) {
+          ops.add(o.op);
+          if (o.op === 'kwtaCompact') attrs.add(`relu=${o.attrs.relu},hw=${o.attrs.hw}`);
+        }
+      }
+    }
+    for (const op of ['kwtaBlockCounts', 'kwtaCompact', 'transpose', 'gather', 'linearGradXAt', 'expand']) expect(ops, op).toContain(op);
+    for (const a of ['relu=true,hw=1', 'relu=false,hw=1', 'relu=false,hw=16']) expect(attrs, a).toContain(a);
+  });
+});
+
+for (const mode of modes) {
+  describe(`gpujs:${mode} sparse forms against the float64 reference`, () => {
+    for (const c of cases) {
+      const init = initModelState(c.lowered, { seed: 3, dtype: 'float64' });
+      c.edit?.(init);
+      const oracle = createModel('reference', c.lowered, convert(init, 'float64')).then((m) => run(m, c.x));
+      for (const forms of ['always', 'auto'] as const) {
+        it(`${c.name} (${forms})`, async () => {
+          if (mode === 'webgpu') await requireWebGPU();
+          const tested = await run(await createGpujsModel(mode, `gpujs:${mode}`, c.lowered, convert(init, 'float32'), { sparse: forms === 'always' ? { mode: 'always' } : {}, ...(mode === 'webgpu' ? { softwareLoopLimit: true } : {}) }), c.x);
+          const want = await oracle;
+          expect(relError(tested.logits, want.logits), 'logits').toBeLessThan(1e-4);
+          expect(relError(tested.later, want.later), 'inference logits').toBeLessThan(1e-4);
+          expect(Math.abs(tested.loss - want.loss) / want.loss, 'loss').toBeLessThan(1e-4);
+          for (const [name, t] of want.state.tensors) expect(relError(tested.state.tensors.get(name)!.data, t.data), name).toBeLessThan(1e-4);
+          for (const [name, m] of want.state.momentum) expect(relError(tested.state.momentum.get(name)!, m), `${name} momentum`).toBeLessThan(1e-4);
+        });
+      }
+    }
+  });
+}
