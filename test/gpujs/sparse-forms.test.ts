@@ -19,7 +19,7 @@ import { gpujsCompileOptions } from '../../runtime/gpujs/program.ts';
 import { initModelState, type ModelState } from '../../runtime/model-state.ts';
 import { Rng } from '../../runtime/rng.ts';
 import { modes, requireWebGPU } from '../gpu/helpers.ts';
-import { convert, relError } from '../parity/helpers.ts';
+import { convert, relError, stepsThenInference } from '../parity/helpers.ts';
 
 const batch = 8;
 const sgd = { lr: 0.05, momentum: 0.9, weightDecay: 1e-3 };
@@ -75,21 +75,9 @@ const cases: ReadonlyArray<Case> = [
   },
 ];
 
-const run = async (model: Model, x: Float32Array) => {
+const run = (model: Model, x: Float32Array) => {
   const classes = model.lowered.ir.ops[model.lowered.ir.output].shape![0];
-  const labels = Uint8Array.from({ length: batch }, (_, i) => (i * 7) % classes);
-  try {
-    const rng = Rng.fromSeed(5, 2);
-    await model.trainStep(x, labels, batch, sgd, batch, rng);
-    const logits = Float64Array.from(await model.predict(x, batch));
-    const r = await model.trainStep(x, labels, batch, sgd, 2 * batch, rng);
-    await model.endEpoch();
-    const later = Float64Array.from(await model.predict(x.subarray(0, (x.length / batch) * 3), 3));
-    await model.sync?.();
-    return { logits, later, loss: r.loss, state: model.state };
-  } finally {
-    model.dispose?.();
-  }
+  return stepsThenInference(model, x, Uint8Array.from({ length: batch }, (_, i) => (i * 7) % classes), batch, sgd);
 };
 
 describe('sparseForms with target gpujs', () => {

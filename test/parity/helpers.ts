@@ -1,8 +1,12 @@
 /**
  * Helpers shared by the tests that compare a backend with the float64 reference: the same initial
- * state in another float type, and the norm-wise relative error.
+ * state in another float type, the norm-wise relative error, and the run the sparse-forms suites
+ * compare.
  */
+import type { Model } from '../../runtime/backend.ts';
 import { allocFloat, type FloatType, type ModelState } from '../../runtime/model-state.ts';
+import type { SgdSettings } from '../../runtime/optimizer.ts';
+import { Rng } from '../../runtime/rng.ts';
 
 const copyAs = (dtype: FloatType, data: ArrayLike<number>) => {
   const out = allocFloat(dtype, data.length);
@@ -27,4 +31,23 @@ export const relError = (a: ArrayLike<number>, b: ArrayLike<number>): number => 
     norm += b[i] ** 2;
   }
   return Math.sqrt(diff) / Math.max(Math.sqrt(norm), 1e-30);
+};
+
+/**
+ * Two training steps with a prediction between, an epoch end, then an inference of 3 samples (a
+ * batch the model has not compiled yet); disposes of the model. `x` holds `batch` samples.
+ */
+export const stepsThenInference = async (model: Model, x: Float32Array, labels: Uint8Array, batch: number, sgd: SgdSettings) => {
+  try {
+    const rng = Rng.fromSeed(5, 2);
+    await model.trainStep(x, labels, batch, sgd, batch, rng);
+    const logits = Float64Array.from(await model.predict(x, batch));
+    const r = await model.trainStep(x, labels, batch, sgd, 2 * batch, rng);
+    await model.endEpoch();
+    const later = Float64Array.from(await model.predict(x.subarray(0, (x.length / batch) * 3), 3));
+    await model.sync?.();
+    return { logits, later, loss: r.loss, state: model.state };
+  } finally {
+    model.dispose?.();
+  }
 };

@@ -24,7 +24,7 @@ import { createCpuModel, type CpuModel } from '../../runtime/cpu/model.ts';
 import { loadMnist, normalizeInto } from '../../runtime/mnist.ts';
 import { initModelState } from '../../runtime/model-state.ts';
 import { Rng } from '../../runtime/rng.ts';
-import { convert, relError } from './helpers.ts';
+import { convert, relError, stepsThenInference } from './helpers.ts';
 
 const batch = 6;
 const labels = Uint8Array.of(1, 4, 9, 0, 3, 7);
@@ -76,20 +76,7 @@ const cases: ReadonlyArray<Case> = [
 ];
 
 /** Two training steps with a prediction between, an epoch end, then an inference at another batch. */
-const run = async (model: Model, x: Float32Array) => {
-  try {
-    const rng = Rng.fromSeed(5, 2);
-    await model.trainStep(x, labels, batch, sgd, batch, rng);
-    const logits = Float64Array.from(await model.predict(x, batch));
-    const r = await model.trainStep(x, labels, batch, sgd, 2 * batch, rng);
-    await model.endEpoch();
-    const later = Float64Array.from(await model.predict(x.subarray(0, (x.length / batch) * 3), 3));
-    await model.sync?.();
-    return { logits, later, loss: r.loss, state: model.state };
-  } finally {
-    model.dispose?.();
-  }
-};
+const run = (model: Model, x: Float32Array) => stepsThenInference(model, x, labels, batch, sgd);
 
 const opened: CpuModel[] = [];
 afterAll(() => opened.forEach((m) => m.dispose()));
