@@ -10,7 +10,7 @@ import { GPU } from 'gpu.js';
 import { afterAll, describe, expect, it } from 'vitest';
 import { gpujsKernels } from '../../compiler/codegen/gpujs/kernels.ts';
 import { compile, lower, trace } from '../../compiler/index.ts';
-import { boost, conv2d, dense, dropconnect, dropout, flatten, input, kwta, maxPool2d, pipe, relu, softmaxCrossEntropy, sparse } from '../../dsl/index.ts';
+import { boost, dense, input, kwta, pipe, softmaxCrossEntropy } from '../../dsl/index.ts';
 import { createModel, resolveBackend, type Model } from '../../runtime/backends.ts';
 import { gpujsUnavailable } from '../../runtime/gpujs/backends.ts';
 import { nodeHost } from '../../runtime/gpujs/node-host.ts';
@@ -19,6 +19,7 @@ import { installNodeWebGPU } from '../../runtime/gpu/node-webgpu.ts';
 import { loadMnist, normalizeInto } from '../../runtime/mnist.ts';
 import { decayBoostStrengths, initModelState } from '../../runtime/model-state.ts';
 import { Rng } from '../../runtime/rng.ts';
+import { oddNetwork } from '../fixtures/odd-network.ts';
 import { skipWebGPU } from '../gpu/helpers.ts';
 import { convert, relError } from '../parity/helpers.ts';
 
@@ -68,33 +69,6 @@ describe('gpujs backends: availability', () => {
     expect(await webgpu.backend.hardware!()).toBe(!status.software);
   });
 });
-
-/** A network using what the example networks do not. */
-const oddNetwork = () =>
-  lower(
-    trace(
-      pipe(
-        input([1, 28, 28]),
-        conv2d({ filters: 4, kernel: 3, stride: 2, padding: 1 }),
-        relu,
-        kwta({ k: 2, local: true, breakTies: true }),
-        boost({ strength: 1.2 }),
-        conv2d({ filters: 6, kernel: 3, padding: 1 }),
-        sparse(0.5),
-        maxPool2d(3),
-        kwta({ percentOn: 0.3, relu: true }),
-        boost({}),
-        flatten,
-        dense(24),
-        dropconnect(0.25),
-        kwta({ k: 6, breakTies: true, relu: true }),
-        boost({}),
-        dropout(0.3),
-        dense(10),
-        softmaxCrossEntropy,
-      ),
-    ),
-  );
 
 describe('gpujs backends: ops the example networks do not use, against the float64 reference', () => {
   const lowered = oddNetwork();

@@ -7,45 +7,19 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { lower, trace } from '../../compiler/index.ts';
 import type { Lowered } from '../../compiler/stages.ts';
-import { boost, conv2d, dense, dropconnect, dropout, flatten, input, kwta, maxPool2d, pipe, readModelFile, relu, softmaxCrossEntropy, sparse, WinnowError } from '../../dsl/index.ts';
+import { readModelFile, WinnowError } from '../../dsl/index.ts';
 import { createCpuModel, type CpuModel } from '../../runtime/cpu/model.ts';
 import { chunkCount, resolveThreads, splitPoint, startPool } from '../../runtime/cpu/threads.ts';
 import { loadMnist, normalizeInto } from '../../runtime/mnist.ts';
 import { initModelState } from '../../runtime/model-state.ts';
 import { Rng } from '../../runtime/rng.ts';
+import { oddNetwork } from '../fixtures/odd-network.ts';
 
 const batch = 8;
 const set = loadMnist('train', { limit: 64 });
 const xOf = (n: number) => normalizeInto(set.pixels, Array.from({ length: n }, (_, i) => i), new Float32Array(n * 784));
 const x = xOf(batch);
 const labels = set.labels.slice(0, batch);
-
-/** A network using what the example networks do not: local k-winners with tie breaking, stride, padding, a 3x3 pool, DropConnect. */
-const oddNetwork = (): Lowered =>
-  lower(
-    trace(
-      pipe(
-        input([1, 28, 28]),
-        conv2d({ filters: 4, kernel: 3, stride: 2, padding: 1 }),
-        relu,
-        kwta({ k: 2, local: true, breakTies: true }),
-        boost({ strength: 1.2 }),
-        conv2d({ filters: 6, kernel: 3, padding: 1 }),
-        sparse(0.5),
-        maxPool2d(3),
-        kwta({ percentOn: 0.3, relu: true }),
-        boost({}),
-        flatten,
-        dense(24),
-        dropconnect(0.25),
-        kwta({ k: 6, breakTies: true, relu: true }),
-        boost({}),
-        dropout(0.3),
-        dense(10),
-        softmaxCrossEntropy,
-      ),
-    ),
-  );
 
 const models: CpuModel[] = [];
 afterEach(() => {
