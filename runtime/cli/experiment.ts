@@ -10,7 +10,7 @@ import { backendNames } from '../backends.ts';
 import { paperNetworks, parseNetworkList, runPaperMnist } from '../experiment/paper-mnist.ts';
 import { writePaperMnistReport } from '../report/paper-mnist-report.ts';
 import { parseCommand, type CommandSpec } from './args.ts';
-import { liveBar } from './progress.ts';
+import { checkpointOnSigint, stderrBar } from './progress.ts';
 
 /** The experiments `winnow experiment` knows. */
 const experiments = ['paper-mnist'];
@@ -44,16 +44,8 @@ export const experimentCommand = async (argv: ReadonlyArray<string>, out: (s: st
     return 0;
   }
   const networks = flags.networks !== undefined ? parseNetworkList(flags.networks as string) : undefined;
-  const tty = process.stderr.isTTY === true && !process.env.CI;
-  const bar = tty ? liveBar(process.stderr) : undefined;
-  const controller = new AbortController();
-  const onSigint = () => {
-    if (controller.signal.aborted) process.exit(130);
-    controller.abort();
-    bar?.clear();
-    err('interrupted: saving a checkpoint after this batch (Ctrl-C again to quit at once)');
-  };
-  process.on('SIGINT', onSigint);
+  const bar = stderrBar();
+  const sigint = checkpointOnSigint(err, bar);
   let interrupted: boolean;
   try {
     const log = (s: string) => {
@@ -71,11 +63,11 @@ export const experimentCommand = async (argv: ReadonlyArray<string>, out: (s: st
       ...(networks ? { networks } : {}),
       log,
       ...(bar ? { onProgress: bar.update } : {}),
-      signal: controller.signal,
+      signal: sigint.signal,
     });
     interrupted = result.interrupted;
   } finally {
-    process.off('SIGINT', onSigint);
+    sigint.release();
   }
   if (interrupted) {
     err(`interrupted: finished runs are in ${dir}/runs; run the same command to continue`);

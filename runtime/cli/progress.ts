@@ -13,3 +13,23 @@ export const liveBar = (stream: NodeJS.WriteStream) => ({
   update: (p: TrainProgress) => stream.write(`\r${progressLine(p)}\x1b[K`),
   clear: () => stream.write('\r\x1b[K'),
 });
+
+/** The live bar on stderr when it is a terminal (and not under CI), else undefined (plain lines). */
+export const stderrBar = (): ReturnType<typeof liveBar> | undefined => (process.stderr.isTTY === true && !process.env.CI ? liveBar(process.stderr) : undefined);
+
+/**
+ * Ctrl-C for a run that checkpoints: the first press aborts `signal` (the run saves a checkpoint
+ * after its current batch) and says so on `err`; a second quits at once (exit code 130).
+ * `release()` removes the handler, so Ctrl-C ends the process again.
+ */
+export const checkpointOnSigint = (err: (s: string) => void, bar?: ReturnType<typeof liveBar>): { readonly signal: AbortSignal; readonly release: () => void } => {
+  const controller = new AbortController();
+  const onSigint = () => {
+    if (controller.signal.aborted) process.exit(130);
+    controller.abort();
+    bar?.clear();
+    err('interrupted: saving a checkpoint after this batch (Ctrl-C again to quit at once)');
+  };
+  process.on('SIGINT', onSigint);
+  return { signal: controller.signal, release: () => process.off('SIGINT', onSigint) };
+};

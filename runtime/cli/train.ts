@@ -15,7 +15,7 @@ import { loadMnist } from '../mnist.ts';
 import { train } from '../train.ts';
 import { parseCommand, type CommandSpec } from './args.ts';
 import { formatNoise } from './eval.ts';
-import { liveBar } from './progress.ts';
+import { checkpointOnSigint, stderrBar } from './progress.ts';
 
 /** Flags of `train`. */
 export const trainSpec: CommandSpec = {
@@ -102,17 +102,8 @@ export const trainCommand = async (argv: ReadonlyArray<string>, out: (s: string)
   const outDir = (flags.out as string | undefined) ?? (flags.resume as string | undefined) ?? join('runs', `${name}-seed${seed}`);
   const json = flags.json === true;
   const log = json ? err : out;
-  const tty = process.stderr.isTTY === true && !process.env.CI;
-  const bar = tty ? liveBar(process.stderr) : undefined;
-
-  const controller = new AbortController();
-  const onSigint = () => {
-    if (controller.signal.aborted) process.exit(130);
-    controller.abort();
-    bar?.clear();
-    err('interrupted: saving a checkpoint after this batch (Ctrl-C again to quit at once)');
-  };
-  process.on('SIGINT', onSigint);
+  const bar = stderrBar();
+  const sigint = checkpointOnSigint(err, bar);
   try {
     log(`training ${positionals.model ?? flags.resume} on ${backend.name} (${backend.why}): ${hyper.epochs} epochs, batch ${hyper.batchSize}${hyper.firstEpochBatchSize !== hyper.batchSize ? ` (first epoch ${hyper.firstEpochBatchSize})` : ''}, lr ${hyper.lr} x${hyper.lrGamma}/epoch, momentum ${hyper.momentum}, seed ${seed} -> ${outDir}`);
     const result = await train({
@@ -123,7 +114,7 @@ export const trainCommand = async (argv: ReadonlyArray<string>, out: (s: string)
       out: outDir,
       ...(resume ? { resume } : {}),
       ...(flags['test-limit'] !== undefined ? { testLimit: flags['test-limit'] as number } : {}),
-      signal: controller.signal,
+      signal: sigint.signal,
       ...(bar ? { onProgress: bar.update } : {}),
       onEpoch: (m) => {
         bar?.clear();
@@ -131,7 +122,7 @@ export const trainCommand = async (argv: ReadonlyArray<string>, out: (s: string)
       },
     });
     // Training and its checkpoints are done: from here Ctrl-C may end the process at once.
-    process.off('SIGINT', onSigint);
+    sigint.release();
     try {
       if (result.interrupted) {
         err(`checkpoint saved to ${outDir}; continue with: winnow train --resume ${outDir}`);
@@ -157,6 +148,6 @@ export const trainCommand = async (argv: ReadonlyArray<string>, out: (s: string)
       result.model.dispose?.();
     }
   } finally {
-    process.off('SIGINT', onSigint);
+    sigint.release();
   }
 };
