@@ -21,8 +21,8 @@ import { lower, trace } from '../compiler/index.ts';
 import { WinnowError } from '../dsl/errors.ts';
 import { shapeSize } from '../dsl/shape.ts';
 import { createModel, registeredBackends, resolveBackend, type Model } from './backends.ts';
+import { benchData, type BenchData } from './bench-data.ts';
 import { loadNetwork } from './load-model.ts';
-import { loadMnist, normalizeInto } from './mnist.ts';
 import { initModelState } from './model-state.ts';
 import { Rng } from './rng.ts';
 
@@ -105,7 +105,6 @@ const median = (xs: ReadonlyArray<number>): number => {
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 };
 
-type Data = { readonly x: Float32Array[]; readonly labels: Uint8Array[]; readonly testX: Float32Array };
 
 /** A model under measurement: its plan and its timed runs so far. */
 interface Contender {
@@ -121,7 +120,7 @@ interface Contender {
   trainStep(): Promise<void>;
 }
 
-const contender = (requested: string, backend: string, model: Model, plan: BenchPlan, data: Data, batch: number, sgd: { lr: number; momentum: number; weightDecay: number }): Contender => {
+const contender = (requested: string, backend: string, model: Model, plan: BenchPlan, data: BenchData, batch: number, sgd: { lr: number; momentum: number; weightDecay: number }): Contender => {
   const rng = Rng.fromSeed(1, 2);
   let step = 0;
   return {
@@ -155,7 +154,7 @@ const timed = async (c: Contender, f: () => Promise<unknown>): Promise<number> =
  * ...), so that a machine whose load changes during the bench slows every backend alike and the
  * ratios stay fair.
  */
-const measureAll = async (cs: ReadonlyArray<Contender>, data: Data, batch: number, inferenceBatch: number): Promise<void> => {
+const measureAll = async (cs: ReadonlyArray<Contender>, data: BenchData, batch: number, inferenceBatch: number): Promise<void> => {
   for (const c of cs) {
     await timed(c, async () => {
       for (let i = 0; i < c.plan.warmup; i++) await c.trainStep();
@@ -198,20 +197,7 @@ export const runBench = async (options: BenchOptions): Promise<BenchResult> => {
   const sgd = { lr: t.lr ?? 0.01, momentum: t.momentum ?? 0, weightDecay: t.weightDecay ?? 0 };
 
   // Real MNIST batches, shuffled once (seed 1), normalised up front.
-  const train = loadMnist('train');
-  const order = Rng.fromSeed(1, 1000).shuffle(Int32Array.from({ length: train.count }, (_, i) => i));
-  const pool = 32;
-  const x: Float32Array[] = [];
-  const labels: Uint8Array[] = [];
-  for (let b = 0; b < pool; b++) {
-    const idx = order.subarray(b * batch, (b + 1) * batch);
-    x.push(normalizeInto(train.pixels, idx, new Float32Array(batch * 784)));
-    labels.push(Uint8Array.from(idx, (i) => train.labels[i]));
-  }
-  const test = loadMnist('test', { limit: inferenceBatch });
-  const testX = normalizeInto(test.pixels, Array.from({ length: inferenceBatch }, (_, i) => i), new Float32Array(inferenceBatch * 784));
-
-  const data: Data = { x, labels, testX };
+  const data = benchData(batch, inferenceBatch);
   const skipped = new Map<string, string>();
   const contenders: Contender[] = [];
   try {

@@ -74,14 +74,3 @@ export const stateData = (state: ModelState, op: Op): ArrayLike<number> => {
   if (slot.map === 'momentum') return state.momentum.get(slot.name)!;
   return state.masks.get(slot.name)!;
 };
-
-/** Sums a program's per-sample statistics `[loss, correct]` into the mean loss and the correct count. */
-export const sumStats = (stats: ArrayLike<number>, batch: number): { loss: number; correct: number } => {
-  let loss = 0;
-  let correct = 0;
-  for (let i = 0; i < batch; i++) {
-    loss += stats[2 * i];
-    correct += stats[2 * i + 1];
-  }
-  return { loss: loss / batch, correct: Math.round(correct) };
-};

@@ -30,6 +30,7 @@
 import type { ProgramKind } from '../../compiler/backend/compile.ts';
 import type { Dims, KernelArg } from '../../compiler/codegen/gpujs/kernels.ts';
 import type { StepResult } from '../backend.ts';
+import { sumStats } from '../compiled/stats.ts';
 import type { ModelState } from '../model-state.ts';
 import type { SgdSettings } from '../optimizer.ts';
 import type { GpujsProgram, ProgramSource, StateSlot } from './program.ts';
@@ -189,17 +190,6 @@ const kernelModeOf = (gpujs: GpujsModule, fn: KernelFn): string => {
   ];
   const ctor = fn.kernel?.constructor;
   return classes.find(([c]) => c !== undefined && c === ctor)?.[1] ?? 'unknown';
-};
-
-/** Mean loss and correct count of per-sample `[loss, correct]` statistics. */
-const meanStats = (stats: ArrayLike<number>, batch: number): { loss: number; correct: number } => {
-  let loss = 0;
-  let correct = 0;
-  for (let i = 0; i < batch; i++) {
-    loss += stats[2 * i];
-    correct += stats[2 * i + 1];
-  }
-  return { loss: loss / batch, correct: Math.round(correct) };
 };
 
 /** The value of a scalar source of role `role`. */
@@ -421,7 +411,7 @@ export const createGpujsRunner = (options: GpujsRunnerOptions): GpujsRunner => {
         const p = programFor('train', batch);
         const spec = p.spec;
         const r = await run(p, { x, batch, labels, sgd, samplesSeen, rng }, readsOf(p, [spec.stats!]));
-        const { loss, correct } = meanStats(r.values.get(spec.stats!)!, batch);
+        const { loss, correct } = sumStats(r.values.get(spec.stats!)!, batch);
         if (!Number.isFinite(loss)) {
           const logits = r.values.get(spec.output!) ?? (await residency!.readLast(r.resident!, [spec.output!])).get(spec.output!)!;
           const where = logits.some((v) => !Number.isFinite(v)) ? 'the logits (this backend does not read back earlier layers)' : 'the loss itself';
