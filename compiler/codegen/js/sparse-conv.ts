@@ -210,10 +210,7 @@ const poolGradCompact = (g: Gen): ConvKernelCode => {
     set('p0', add(i32(g.addr(y) * 4), mul(get('b'), i32(C * H * W * 4)))),
     ...forLoop(next(), 'j', i32(0), get('n'), 1, [
       set('idx', gCap > 0 ? `(i32.load offset=${G.index * 4} ${add(get('pc'), mul(get('j'), i32(4)))})` : get('j')),
-      set('c', divU(get('idx'), i32(outH * outW))),
-      set('r', sub(get('idx'), mul(get('c'), i32(outH * outW)))),
-      set('oy', divU(get('r'), i32(outW))),
-      set('ox', sub(get('r'), mul(get('oy'), i32(outW)))),
+      ...splitIndex(outH, outW, 'oy', 'ox'),
       set('y', add(add(mul(get('c'), i32(H * W)), mul(get('oy'), i32(P * W))), mul(get('ox'), i32(P)))),
       set('pw', add(get('p0'), mul(get('y'), i32(4)))),
       set('pm', `(f32.load ${get('pw')})`),
@@ -279,6 +276,14 @@ const i32 = (n: number): string => {
 };
 const get = (v: string): string => `(local.get $${v})`;
 const set = (v: string, e: string): string => `(local.set $${v} ${e})`;
+/** Locals `r`, `row`, `col` from compact index `idx` and its channel `c`, over maps of `h` x `w`. */
+const cellOf = (h: number, w: number, row: string, col: string): string[] => [
+  set('r', sub(get('idx'), mul(get('c'), i32(h * w)))),
+  set(row, divU(get('r'), i32(w))),
+  set(col, sub(get('r'), mul(get(row), i32(w)))),
+];
+/** Locals `c` (channel), `r`, `row`, `col` from compact index `idx` over maps of `h` x `w`. */
+const splitIndex = (h: number, w: number, row: string, col: string): string[] => [set('c', divU(get('idx'), i32(h * w))), ...cellOf(h, w, row, col)];
 const add = (a: string, b: string): string => `(i32.add ${a} ${b})`;
 const sub = (a: string, b: string): string => `(i32.sub ${a} ${b})`;
 const mul = (a: string, b: string): string => `(i32.mul ${a} ${b})`;
@@ -426,10 +431,7 @@ const scatterRuns = (g: Gen): ConvKernelCode => {
       ...(base ? [set('bs', `(f32.load offset=4 ${get('pc')})`), set('bv', `(f32x4.splat ${get('bs')})`)] : []),
       ...forLoop(next(), 'j', i32(0), get('n'), 1, [
         ...readEntry(L),
-        set('c', divU(get('idx'), i32(H * W))),
-        set('r', sub(get('idx'), mul(get('c'), i32(H * W)))),
-        set('y', divU(get('r'), i32(W))),
-        set('x', sub(get('r'), mul(get('y'), i32(W)))),
+        ...splitIndex(H, W, 'y', 'x'),
         // the ky = K - 1 row of the runs: acc[iy + P][ix + P]
         set('pa', add(get('acc'), mul(add(mul(add(get('y'), i32(P)), i32(CA)), add(get('x'), i32(P))), i32(F * 4)))),
         set('pw', add(i32(g.addr(wt) * 4), mul(get('c'), i32(K * K * F * 4)))),
@@ -489,10 +491,7 @@ const scatter = (g: Gen): ConvKernelCode => {
     ...clear(next, slot),
     ...forLoop(next(), 'j', i32(0), get('n'), 1, [
       ...readEntry(L),
-      set('c', divU(get('idx'), i32(H * W))),
-      set('r', sub(get('idx'), mul(get('c'), i32(H * W)))),
-      set('y', divU(get('r'), i32(W))),
-      set('x', sub(get('r'), mul(get('y'), i32(W)))),
+      ...splitIndex(H, W, 'y', 'x'),
       ...reach('y', 'y0', 'y1', outH),
       ...reach('x', 'x0', 'x1', outW),
       ...forLoop(next(), 'oy', get('y0'), add(get('y1'), i32(1)), 1, [
@@ -555,10 +554,7 @@ const gradXFrom = (g: Gen): ConvKernelCode => {
     ...clear(next, slot),
     ...forLoop(next(), 'j', i32(0), get('n'), 1, [
       ...readEntry(G),
-      set('c', divU(get('idx'), i32(outH * outW))),
-      set('r', sub(get('idx'), mul(get('c'), i32(outH * outW)))),
-      set('oy', divU(get('r'), i32(outW))),
-      set('ox', sub(get('r'), mul(get('oy'), i32(outW)))),
+      ...splitIndex(outH, outW, 'oy', 'ox'),
       set('p0', add(get('acc'), mul(add(mul(mul(get('oy'), i32(S)), i32(cols)), mul(get('ox'), i32(S))), i32(C * 4)))),
       set('pw', add(i32(g.addr(wg) * 4), mul(get('c'), i32(K * K * C * 4)))),
       ...forLoop(next(), 'y', i32(0), i32(K), 1, [
@@ -635,9 +631,7 @@ const gradWFrom = (g: Gen): ConvKernelCode => {
         set('c', divU(get('idx'), i32(outH * outW))),
         `(br_if $LJx (i32.ge_u ${get('c')} ${get('hi')}))`,
         `(if (i32.ge_u ${get('c')} ${get('lo')}) (then`,
-        set('r', sub(get('idx'), mul(get('c'), i32(outH * outW)))),
-        set('oy', divU(get('r'), i32(outW))),
-        set('ox', sub(get('r'), mul(get('oy'), i32(outW)))),
+        ...cellOf(outH, outW, 'oy', 'ox'),
         set('pw', add(get('p0'), mul(add(mul(mul(get('oy'), i32(S)), i32(xCols)), mul(get('ox'), i32(S))), i32(C * 4)))),
         set('y0', add(i32(rowsB), mul(get('c'), i32(KKC * 4)))),
         ...forLoop(next(), 'y', i32(0), i32(K), 1, [
