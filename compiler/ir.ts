@@ -85,6 +85,7 @@ export type PrimName =
   | 'normalizeGradX'
   | 'kwtaCompact'
   | 'kwtaBlockCounts'
+  | 'kwtaKeys'
   | 'compactInput'
   | 'dutyCycleCompact'
   | 'transpose'

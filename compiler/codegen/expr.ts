@@ -75,6 +75,8 @@ export const elementwiseExpr = (op: Op, main: string, r: Reader): string => {
       return `(${main} * ${lit(op.attrs.factor as number)})`;
     case 'add':
       return `(${main} + ${r.same(ins[1])})`;
+    case 'kwtaKeys':
+      return kwtaKey(main, r.at(ins[1], channelOf(r.elem, op.attrs.hw as number)), r.scalar(ins[2]));
     case 'kwtaGrad':
       if (op.attrs.breakTies) throw new Error('codegen: kwtaGrad with breakTies is a root kernel');
       return `(${kwtaWins(op, r.same(ins[1]), r, r.elem)} ? ${main} : 0.0)`;

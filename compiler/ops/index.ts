@@ -17,7 +17,7 @@ import { softmaxCrossEntropyOp } from './softmax-cross-entropy.ts';
 import { inputOp, paramOp, stateOp } from './sources.ts';
 import { convGradWOp, convGradXOp, convOp } from './prim/conv.ts';
 import { biasAddOp, biasGradOp, maskScaleOp, reluGradOp, scaleOp } from './prim/elementwise.ts';
-import { dutyCycleOp, kwtaApplyOp, kwtaGradOp, kwtaThresholdOp } from './prim/kwta.ts';
+import { dutyCycleOp, kwtaApplyOp, kwtaGradOp, kwtaKeysOp, kwtaThresholdOp } from './prim/kwta.ts';
 import { addOp, linearGradWOp, linearGradXOp, linearOp } from './prim/linear.ts';
 import { xentGradOp, xentStatsOp } from './prim/loss.ts';
 import { batchMeanOp, batchVarOp, normalizeGradScaleOp, normalizeGradXOp, normalizeOp, runningStatOp } from './prim/normalize.ts';
@@ -31,7 +31,7 @@ const defs: ReadonlyArray<OpDef> = [
   inputOp, paramOp, stateOp, denseOp, conv2dOp, maxPool2dOp, flattenOp, reluOp, batchNormOp, kwtaOp, dropoutOp, softmaxCrossEntropyOp,
   labelsOp, scalarOp, randomOp, maskOp, momentOp,
   linearOp, linearGradXOp, linearGradWOp, addOp, convOp, convGradXOp, convGradWOp, biasAddOp, biasGradOp, reluGradOp, maskScaleOp, scaleOp,
-  maxPoolOp, maxPoolGradOp, kwtaThresholdOp, kwtaApplyOp, kwtaGradOp, dutyCycleOp,
+  maxPoolOp, maxPoolGradOp, kwtaThresholdOp, kwtaApplyOp, kwtaGradOp, dutyCycleOp, kwtaKeysOp,
   batchMeanOp, batchVarOp, runningStatOp, normalizeOp, normalizeGradScaleOp, normalizeGradXOp, xentGradOp, xentStatsOp, momentumOp, sgdUpdateOp,
   kwtaCompactOp, kwtaBlockCountsOp, compactInputOp, dutyCycleCompactOp, transposeOp, gatherOp, linearGradXAtOp, linearGradWOuterOp, biasGradCompactOp,
   convWeightTOp, convScatterOp, convGradXFromOp, channelLastOp, convGradWFromOp, maxPoolGradCompactOp, expandOp, pickAtOp,

@@ -15,6 +15,7 @@ import { createModel, resolveBackend, type Model } from '../../runtime/backends.
 import { gpujsUnavailable } from '../../runtime/gpujs/backends.ts';
 import { nodeHost } from '../../runtime/gpujs/node-host.ts';
 import { createGpujsModel, type GpujsModel } from '../../runtime/gpujs/model.ts';
+import { gpujsCompileOptions } from '../../runtime/gpujs/program.ts';
 import { installNodeWebGPU } from '../../runtime/gpu/node-webgpu.ts';
 import { loadMnist, normalizeInto } from '../../runtime/mnist.ts';
 import { decayBoostStrengths, initModelState } from '../../runtime/model-state.ts';
@@ -86,7 +87,7 @@ describe('gpujs backends: ops the example networks do not use, against the float
       for (const [name, m] of want.state.momentum) expect(relError(tested.state.momentum.get(name)!, m), `${name} momentum`).toBeLessThan(1e-4);
       // how it ran: one fused plan per call on webgpu and webasm, kernel by kernel on cpu
       const train = model.describe().programs.find((p) => p.program === 'train')!;
-      expect(train.kernels).toBe(compile(lowered, { program: 'train', batch }).schedule.kernels.length);
+      expect(train.kernels).toBe(compile(lowered, { program: 'train', batch, ...gpujsCompileOptions }).schedule.kernels.length);
       if (mode === 'webgpu') expect(train.executor).toBe('fused-encoder');
       else if (mode === 'webasm') expect(train.executor).toMatch(/^fused-(sync|threaded)$/);
       else expect(train.executor).toBe('per-kernel');
@@ -190,7 +191,8 @@ describe('k-winners kernels: the exact k-th largest key and the same winners on 
   const xs = new Float32Array(rows.length * n);
   rows.forEach((r, i) => xs.set(r, i * n));
 
-  it.each(modes.flatMap((mode) => [false, true].map((breakTies) => [mode, breakTies] as const)))('%s, breakTies %s', async (mode, breakTies) => {
+  // keys: the gpujs target of sparseForms, whose threshold reads the keys kwtaKeys computed first
+  it.each(modes.flatMap((mode) => [false, true].flatMap((breakTies) => [false, true].map((keys) => [mode, breakTies, keys] as const))))('%s, breakTies %s, keys computed first %s', async (mode, breakTies, keys) => {
     if (mode === 'webgpu') {
       const s = await installNodeWebGPU();
       if (!s.ok) throw new Error(`WebGPU unavailable: ${s.reason} (set WINNOW_SKIP_WEBGPU=1 to skip the webgpu tests)`);
@@ -198,23 +200,28 @@ describe('k-winners kernels: the exact k-th largest key and the same winners on 
     let gpu = gpus.get(mode);
     if (!gpu) gpus.set(mode, (gpu = new GPU({ mode })));
     const lowered = lower(trace(pipe(input([n]), kwta({ k, breakTies, kInferenceFactor: 1 }), boost({ strength: 0 }), dense(10), softmaxCrossEntropy)));
-    const schedule = compile(lowered, { program: 'inference', batch: rows.length }).schedule;
-    const [threshold, apply] = gpujsKernels(schedule, rows.length);
-    expect([threshold.name, apply.name]).toEqual(['k0_kwtaThreshold', 'k1_kwtaApply']);
-    const args = (kernel: typeof threshold, thr?: Float32Array) =>
+    const schedule = compile(lowered, { program: 'inference', batch: rows.length, ...(keys ? gpujsCompileOptions : {}) }).schedule;
+    const kernels = gpujsKernels(schedule, rows.length);
+    expect(kernels.slice(0, keys ? 3 : 2).map((kn) => kn.name)).toEqual(keys ? ['k0_kwtaKeys', 'k1_kwtaThreshold', 'k2_kwtaApply'] : ['k0_kwtaThreshold', 'k1_kwtaApply']);
+    const [threshold, apply] = kernels.slice(keys ? 1 : 0);
+    const produced = new Map<number, Float32Array>();
+    const args = (kernel: typeof threshold) =>
       kernel.args.map((a) => {
         if (a.kind === 'scalar') return 0; // boost strength 0: key = x
         const op = schedule.ir.ops[a.value];
         if (op.op === 'input') return inputOf(xs, [n, rows.length]);
-        if (op.op === 'kwtaThreshold') return inputOf(thr!, [1, rows.length]);
+        if (produced.has(a.value)) return inputOf(produced.get(a.value)!, [...a.dims]);
         return new Float32Array(a.dims[0]); // duty cycles
       });
-    const run = async (kernel: typeof threshold, thr?: Float32Array) => {
-      const r = await (gpu!.createKernel(kernel.source, kernel.settings) as (...a: unknown[]) => unknown)(...args(kernel, thr));
-      return Float32Array.from((r as Float32Array[]).flatMap((row) => Array.from(row)));
+    const run = async (kernel: typeof threshold) => {
+      const r = await (gpu!.createKernel(kernel.source, kernel.settings) as (...a: unknown[]) => unknown)(...args(kernel));
+      const out = Float32Array.from((r as Float32Array[]).flatMap((row) => Array.from(row)));
+      produced.set(kernel.output, out);
+      return out;
     };
+    if (keys) expect(await run(kernels[0])).toEqual(xs);
     const thr = await run(threshold);
-    const out = await run(apply, thr);
+    const out = await run(apply);
     rows.forEach((r, i) => {
       expect(thr[i], `row ${i}`).toBe([...r].sort((a, b) => b - a)[k - 1]);
       const want = winners(r, k, breakTies);

@@ -52,6 +52,8 @@
  * Backward, `kwtaGrad(linearGradX(g, W), ...)` is `expand(linearGradXAt(g, W, c))`: the gradient
  * computed at the winners only, then written back densely for the dense ops that read it. No
  * first-layer background skipping, convolution or pooling forms, and breakTies layers stay dense.
+ * Every k-winners threshold (compact or not) reads its keys from `kwtaKeys`, computed once per
+ * call, instead of evaluating x exp(-strength dc) at each of its 64 bisection steps.
  * Costs (`gpujsCosts`) count loop iterations over all threads of a sample.
  *
  * Every other backend gets the dense IR.
@@ -117,10 +119,12 @@ export const gpujsCosts = {
    */
   GATHER: 2.5,
   /**
-   * Cost of one compaction iteration (each evaluates a k-winners key, an exp): kwtaBlockCounts +
-   * kwtaCompact measured at about 2.5x the iterations counted below, in dense-product iterations.
+   * Cost of one compaction iteration (each reads a key from the layer's `kwtaKeys`):
+   * kwtaBlockCounts + kwtaCompact at about 1x the iterations counted below, in dense-product
+   * iterations (2.5x when each iteration evaluated its key, an exp; reading the keys cut their time
+   * to about 0.4x on gpujs:webasm, sparse-mlp batch 64, a loaded 2-core machine).
    */
-  KEYS: 2.5,
+  KEYS: 1,
 } as const;
 
 /** One decision of the pass, for `asText` and `winnow inspect --kernels`. */
@@ -417,8 +421,8 @@ export const planSparseForms = (ir: IR, options: SparseFormsOptions): Plan => {
 export const sparseForms = (options: SparseFormsOptions) => (ir: IR): IR => rewrite(ir, planSparseForms(ir, options));
 
 const rewrite = (ir: IR, plan: Plan): IR => {
-  if (plan.compact.size === 0 && plan.skip.size === 0 && plan.poolGrads.size === 0) return ir;
   if (plan.gpujs) return rewriteGpujs(ir, plan);
+  if (plan.compact.size === 0 && plan.skip.size === 0 && plan.poolGrads.size === 0) return ir;
   const users = usersOf(ir);
   const b = builder();
   const ids = new Map<number, number>();
@@ -513,6 +517,8 @@ const rewriteGpujs = (ir: IR, plan: Plan): IR => {
   const dropped = new Set<number>();
   for (const id of plan.compact) for (const kg of users[ir.ops[id].inputs[1]]) if (kg.op === 'kwtaGrad') dropped.add(kg.id);
   const transposes = new Map<number, number>();
+  /** New kwtaThreshold id -> its layer's kwtaKeys. */
+  const keysOf = new Map<number, number>();
   const at = (op: Op) => (op.layer !== undefined ? { layer: op.layer } : {});
   for (const op of ir.ops) {
     if (dropped.has(op.id)) continue;
@@ -530,12 +536,18 @@ const rewriteGpujs = (ir: IR, plan: Plan): IR => {
       const g = b.emit('linearGradXAt', [ins[0], ins[1], c], { units, fanIn, cap: fanIn, gCap: 0 }, at(kg));
       id = b.emit('expand', [g], { cap: fanIn, shape: [...ir.ops[kg.id].shape!] }, at(kg));
       ids.set(kg.id, id);
+    } else if (op.op === 'kwtaThreshold') {
+      // the keys once per call, then the bisection (and the compaction) reads them: no exp per member and step
+      const keys = b.emit('kwtaKeys', ins, op.attrs, at(op));
+      id = b.emit('kwtaThreshold', [...ins, keys], op.attrs, at(op));
+      keysOf.set(id, keys);
     } else {
       id = b.emit(op.op, ins, op.attrs, { batched: op.batched, dtype: op.dtype, ...(op.shape && op.inputs.length === 0 ? { shape: op.shape } : {}), ...at(op) });
       if (op.op === 'kwtaApply' && plan.compact.has(op.id)) {
         const [x, thr, dc, s] = ins;
-        const counts = b.emit('kwtaBlockCounts', [x, dc, s, thr], { ...op.attrs }, at(op));
-        const c = b.emit('kwtaCompact', [x, dc, s, thr, counts], { ...op.attrs, cap: op.attrs.members as number }, at(op));
+        const keys = keysOf.get(thr)!;
+        const counts = b.emit('kwtaBlockCounts', [x, dc, s, thr, keys], { ...op.attrs }, at(op));
+        const c = b.emit('kwtaCompact', [x, dc, s, thr, counts, keys], { ...op.attrs, cap: op.attrs.members as number }, at(op));
         compactOf.set(id, c);
         compactOfThreshold.set(op.inputs[1], c);
       }

@@ -29,7 +29,11 @@
  * that indices are stored as float numbers (exact: below 2^24). Each slot is a thread: kwtaCompact's
  * slot j finds its block by a prefix sum of `kwtaBlockCounts` and its winner within it; gather
  * (sample, unit) and linearGradXAt's value slots loop over the sample's winners only (the loop
- * breaks after `count`); expand finds each element in the list by binary search.
+ * breaks after `count`); expand finds each element in the list by binary search. There every
+ * k-winners layer's keys are computed once per call (`kwtaKeys`, the same `kwtaKey` expression the
+ * other k-winners kernels evaluate, so the same float32 values), and `kwtaThreshold`'s 64
+ * bisection steps, `kwtaBlockCounts` and `kwtaCompact` read them instead of evaluating an exp per
+ * member each time.
  *
  * Scatters are gathers: convGradX reads the output positions each input pixel feeds, maxPoolGrad
  * lets each input element check whether it is its window's first maximum, and reductions over the
@@ -298,10 +302,13 @@ const splitCHW = (b: KernelBuilder, e: string, c: number, h: number, w: number, 
   ];
 };
 
+/** The in-sample element of member `j` (an expression) of group `group`. */
+const memberElement = (op: Op, group: string, j: string): string => (op.attrs.local ? `(${j} * ${int(a(op, 'hw'))} + ${group})` : j);
+
 /** The key of member `j` (an expression) of the current group, with its element index. */
 const kwtaMember = (op: Op, b: KernelBuilder, x: number, dc: number, s: number, sample: string, group: string, j: string): { e: string; key: string; x: string } => {
   const hw = a(op, 'hw');
-  const e = op.attrs.local ? `(${j} * ${int(hw)} + ${group})` : j;
+  const e = memberElement(op, group, j);
   const xv = b.rowAt(x, sample, e);
   return { e, x: xv, key: kwtaKey(xv, b.flat(dc, channelOf(e, hw)), b.scalar(s)) };
 };
@@ -340,9 +347,11 @@ export const KWTA_BISECTION_STEPS = 64;
 /** The winner test (no breakTies) of member `e` of sample `ty`: key >= threshold, and x > 0 with relu. */
 const kwtaWinsAt = (op: Op, b: KernelBuilder, e: string): string => {
   const [x, dc, s, thr] = op.inputs;
-  const m = kwtaMember(op, b, x, dc, s, 'ty', '0', e);
-  const test = `${m.key} >= ${b.rowAt(thr, 'ty', '0')}`;
-  return op.attrs.relu ? `(${test} && ${m.x} > 0.0)` : `(${test})`;
+  // the layer's kwtaKeys, when given (kwtaBlockCounts' fifth input, kwtaCompact's sixth)
+  const keys = op.inputs[op.op === 'kwtaBlockCounts' ? 4 : 5];
+  const key = keys !== undefined ? b.rowAt(keys, 'ty', e) : kwtaMember(op, b, x, dc, s, 'ty', '0', e).key;
+  const test = `${key} >= ${b.rowAt(thr, 'ty', '0')}`;
+  return op.attrs.relu ? `(${test} && ${b.rowAt(x, 'ty', e)} > 0.0)` : `(${test})`;
 };
 
 /** Binary-search steps that find any position in a list of `cap` entries. */
@@ -371,7 +380,7 @@ const roots: Partial<Record<Op['op'], RootGen>> = {
     };
   },
   kwtaCompact: (op, b) => {
-    if (op.inputs.length !== 5) throw new Error('gpu.js codegen: kwtaCompact needs its threshold and block counts (pass sparseForms with target gpujs)');
+    if (op.inputs.length < 5) throw new Error('gpu.js codegen: kwtaCompact needs its threshold and block counts (pass sparseForms with target gpujs)');
     const n = a(op, 'members');
     const L = compactLayout(a(op, 'cap'));
     const counts = op.inputs[4];
@@ -613,9 +622,10 @@ const roots: Partial<Record<Op['op'], RootGen>> = {
    * only keys closer than that (e.g. 1e-30 beside 0) merge, and then fewer than k win.
    */
   kwtaThreshold: (op, b) => {
-    const [x, dc, s] = op.inputs;
+    const [x, dc, s, keys] = op.inputs;
     const members = a(op, 'members');
-    const keyOf = (j: string) => kwtaMember(op, b, x, dc, s, 'ty', 'tx', j).key;
+    // with the layer's kwtaKeys, every step reads the keys instead of evaluating an exp per member
+    const keyOf = (j: string) => (keys !== undefined ? b.rowAt(keys, 'ty', memberElement(op, 'tx', j)) : kwtaMember(op, b, x, dc, s, 'ty', 'tx', j).key);
     // the two single passes take 1/16 of the loop budget each, the bisection the rest
     const pass = Math.floor(LOOP_BUDGET / 16);
     const count = planNest([['jb', members]], [`if (${keyOf('jb')} >= mid) { cnt += 1.0; }`], Math.floor((LOOP_BUDGET - 2 * pass) / KWTA_BISECTION_STEPS) - 1);

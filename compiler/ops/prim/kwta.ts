@@ -7,18 +7,27 @@
  *
  * Element e of a sample belongs to group `local ? e % hw : 0` as member `local ? e / hw : e`;
  * its duty cycle is entry `floor(e / hw)` (per channel for feature maps, `hw` = 1 for vectors).
+ *
+ * `kwtaKeys` (the gpujs target of pass `sparseForms` only) materialises the keys once per call,
+ * so that `kwtaThreshold`'s bisection reads them instead of evaluating an exp per member and step:
+ * `kwtaThreshold(x, dutyCycles, strength, keys)` finds the same threshold from them (the keys are
+ * the same float32 values every other k-winners op computes, `kwtaKey`).
  */
 import { fromAttrs, kwtaAttrs, sameAs } from './helpers.ts';
 import type { OpDef } from '../op-def.ts';
 
-/** `kwtaThreshold(x, dutyCycles, strength)`: `[groups]` per sample. */
+/** `kwtaThreshold(x, dutyCycles, strength)`, or with the layer's `kwtaKeys` as a fourth input: `[groups]` per sample. */
 export const kwtaThresholdOp: OpDef = {
   name: 'kwtaThreshold',
-  arity: [3, 3],
+  arity: [3, 4],
   attrs: kwtaAttrs,
   inferShape: fromAttrs((a) => [a.groups as number]),
+  check: (_op, ins) => (ins.length === 4 && (!ins[3].batched || String(ins[3].shape) !== String(ins[0].shape)) ? ['keys must have the shape of x'] : []),
   grad: () => [undefined, undefined, undefined],
 };
+
+/** `kwtaKeys(x, dutyCycles, strength)`: each element's key, float32-rounded x * exp(-strength * dutyCycle). */
+export const kwtaKeysOp: OpDef = { name: 'kwtaKeys', arity: [3, 3], attrs: kwtaAttrs, elementwise: { main: 0 }, inferShape: sameAs(0) };
 
 /** `kwtaApply(x, threshold, dutyCycles, strength)`. */
 export const kwtaApplyOp: OpDef = {

@@ -65,13 +65,13 @@ const matrix = (ins: ReadonlyArray<Op>, i: number, rows: number, cols: number, w
 
 /**
  * `kwtaCompact(x, dutyCycles, strength)`, or on the gpujs backend `kwtaCompact(x, dutyCycles,
- * strength, threshold, blockCounts)`: there each slot of the record is its own thread, which
+ * strength, threshold, blockCounts[, keys])`: there each slot of the record is its own thread, which
  * finds its winner from the layer's `kwtaThreshold` and the winners per block of
- * `kwtaBlockCounts` instead of scanning the whole layer.
+ * `kwtaBlockCounts` instead of scanning the whole layer (reading the layer's `kwtaKeys` when given).
  */
 export const kwtaCompactOp: OpDef = {
   name: 'kwtaCompact',
-  arity: [3, 5],
+  arity: [3, 6],
   attrs: { ...kwtaAttrs, cap: 'int' },
   inferShape: fromAttrs((a) => [compactStride(a.cap as number)]),
   check: (op, ins) => [
@@ -79,8 +79,9 @@ export const kwtaCompactOp: OpDef = {
     ...(op.attrs.cap !== op.attrs.members ? [`cap ${op.attrs.cap} must equal members ${op.attrs.members}`] : []),
     ...denseInput(op, ins, 0, op.attrs.members as number, 'x'),
     ...(ins.length === 4 ? ['give both threshold and blockCounts, or neither'] : []),
-    ...(ins.length === 5 && op.attrs.breakTies ? ['the threshold form has no breakTies rule'] : []),
-    ...(ins.length === 5 ? denseInput(op, ins, 4, kwtaBlocks(op.attrs.members as number) + 1, 'blockCounts') : []),
+    ...(ins.length >= 5 && op.attrs.breakTies ? ['the threshold form has no breakTies rule'] : []),
+    ...(ins.length >= 5 ? denseInput(op, ins, 4, kwtaBlocks(op.attrs.members as number) + 1, 'blockCounts') : []),
+    ...(ins.length === 6 ? denseInput(op, ins, 5, op.attrs.members as number, 'keys') : []),
   ],
 };
 
@@ -91,20 +92,21 @@ export const KWTA_BLOCK = 32;
 export const kwtaBlocks = (members: number): number => Math.ceil(members / KWTA_BLOCK);
 
 /**
- * `kwtaBlockCounts(x, dutyCycles, strength, threshold)`: per sample, the number of winners (key >=
+ * `kwtaBlockCounts(x, dutyCycles, strength, threshold[, keys])`: per sample, the number of winners (key >=
  * threshold, and x > 0 with relu; no breakTies) in each block of `KWTA_BLOCK` consecutive members,
- * then the sample's total
+ * then the sample's total (keys read from the layer's `kwtaKeys` when given)
  * (the gpujs backend's compaction: each slot of `kwtaCompact` then finds its block by a prefix sum
  * of these counts and its winner within the block).
  */
 export const kwtaBlockCountsOp: OpDef = {
   name: 'kwtaBlockCounts',
-  arity: [4, 4],
+  arity: [4, 5],
   attrs: kwtaAttrs,
   inferShape: fromAttrs((a) => [kwtaBlocks(a.members as number) + 1]),
   check: (op, ins) => [
     ...(op.attrs.groups !== 1 || op.attrs.local || op.attrs.breakTies ? ['only global k-winners (groups = 1) without breakTies have block counts'] : []),
     ...denseInput(op, ins, 0, op.attrs.members as number, 'x'),
+    ...(ins.length === 5 ? denseInput(op, ins, 4, op.attrs.members as number, 'keys') : []),
   ],
 };
 
