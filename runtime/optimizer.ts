@@ -1,7 +1,8 @@
 /**
  * SGD with momentum and weight decay (PyTorch's semantics, dampening 0, no Nesterov):
- * g = grad + weightDecay * w; buf = momentum * buf + g; w -= lr * buf. Masked weights are
- * re-zeroed after every step, so sparse weights stay sparse whatever the momentum holds.
+ * g = grad + weightDecay * w; buf = momentum * buf + g; w -= lr * buf. A sparse weight's
+ * momentum buffer is masked (0 at the masked entries, as the compiled backends store it: see pass
+ * `optimizer`) and its masked weights are re-zeroed after every step, so sparse weights stay sparse.
  *
  * @example
  * import { sgdStep } from 'winnow/runtime/optimizer';
@@ -22,9 +23,10 @@ export const sgdStep = (state: ModelState, grads: ReadonlyMap<string, Arr>, s: S
   for (const [name, g] of grads) {
     const w = state.tensors.get(name)!.data;
     const buf = state.momentum.get(name)!;
+    const mask = state.masks.get(name);
     for (let i = 0; i < w.length; i++) {
       const gi = g[i] + s.weightDecay * w[i];
-      const b = s.momentum * buf[i] + gi;
+      const b = mask && !mask[i] ? 0 : s.momentum * buf[i] + gi;
       buf[i] = b;
       w[i] -= s.lr * b;
     }

@@ -12,6 +12,7 @@ import { floatsOf } from '../../compiler/backend/passes/plan-buffers.ts';
 import { sourceName, type ModelState } from '../model-state.ts';
 import type { SgdSettings } from '../optimizer.ts';
 import type { Rng } from '../rng.ts';
+import { WinnowError } from '../../dsl/errors.ts';
 
 /** Per-call inputs of a program. */
 export interface CallInputs {
@@ -23,8 +24,12 @@ export interface CallInputs {
   readonly rng?: Rng;
 }
 
-/** The state map a persistent source lives in, and its name there. */
-export const stateSlot = (op: Op): { readonly map: 'tensors' | 'momentum' | 'masks'; readonly name: string } | undefined => {
+/**
+ * The state map a persistent source lives in, and its name there. A `maskIndex` (a sparse
+ * weight's per-unit index lists) is in map `maskIndex` under its weight's name: derived from the
+ * mask of that name (`maskIndexData`) whenever the backend binds the state, never saved.
+ */
+export const stateSlot = (op: Op): { readonly map: 'tensors' | 'momentum' | 'masks' | 'maskIndex'; readonly name: string } | undefined => {
   switch (op.op) {
     case 'param':
     case 'state':
@@ -33,6 +38,8 @@ export const stateSlot = (op: Op): { readonly map: 'tensors' | 'momentum' | 'mas
       return { map: 'momentum', name: `l${op.layer}.${op.attrs.role as string}` };
     case 'mask':
       return { map: 'masks', name: `l${op.layer}.weight` };
+    case 'maskIndex':
+      return { map: 'maskIndex', name: `l${op.layer}.weight` };
     default:
       return undefined;
   }
@@ -67,9 +74,51 @@ export const drawRandoms = (ir: IR, io: CallInputs, into?: (op: Op, length: numb
   return out;
 };
 
-/** A state source's data as float32 (masks converted once per call site; callers may cache). */
+/**
+ * How a backend stores the indices of a `maskIndex`: `int32`, the bit patterns of int32 indices in
+ * its float32 memory (the cpu backend, as compact values' indices); `float`, the index as a float
+ * (the gpu.js backends; exact below 2^24).
+ */
+export type IndexEncoding = 'int32' | 'float';
+
+/**
+ * Writes a sparse weight's per-unit index lists (a `maskIndex` source): for each unit u in turn,
+ * the `kept` inputs j with mask[u fanIn + j] != 0, in increasing order, into `into` (`units x kept`
+ * floats) in the backend's encoding. A mask with a unit keeping any other number of inputs (a
+ * hand-edited checkpoint) is refused with a message naming the tensor.
+ */
+export const maskIndexData = (mask: ArrayLike<number>, units: number, fanIn: number, kept: number, into: Float32Array, encoding: IndexEncoding, name: string): void => {
+  if (mask.length !== units * fanIn) throw new WinnowError('checkpoint', `mask ${name}: has ${mask.length} elements, its weight has ${units} x ${fanIn}`);
+  const ints = encoding === 'int32' ? new Int32Array(into.buffer, into.byteOffset, into.length) : undefined;
+  for (let u = 0; u < units; u++) {
+    let t = 0;
+    for (let j = 0; j < fanIn; j++) {
+      if (!mask[u * fanIn + j]) continue;
+      if (t < kept) {
+        if (ints) ints[u * kept + t] = j;
+        else into[u * kept + t] = j;
+      }
+      t++;
+    }
+    if (t !== kept) throw new WinnowError('checkpoint', `mask ${name}: unit ${u} keeps ${t} of its ${fanIn} inputs, but the layer keeps ${kept} per unit (weightDensity)`);
+  }
+};
+
+/** The index lists of a `maskIndex` source from the state's mask, as new floats in `encoding` (see `maskIndexData`). */
+export const maskIndexOf = (state: ModelState, op: Op, encoding: IndexEncoding, into?: Float32Array): Float32Array => {
+  const { units, fanIn, kept } = op.attrs as Record<string, number>;
+  const name = stateSlot(op)!.name;
+  const mask = state.masks.get(name);
+  if (!mask) throw new WinnowError('checkpoint', `mask ${name}: missing from the model's state (layer ${op.layer} has sparse weights)`);
+  const out = into ?? new Float32Array(units * kept);
+  maskIndexData(mask, units, fanIn, kept, out, encoding, name);
+  return out;
+};
+
+/** A state source's data as float32 (masks converted once per call site; callers may cache; index lists as floats). */
 export const stateData = (state: ModelState, op: Op): ArrayLike<number> => {
   const slot = stateSlot(op)!;
+  if (slot.map === 'maskIndex') return maskIndexOf(state, op, 'float');
   if (slot.map === 'tensors') return state.tensors.get(slot.name)!.data;
   if (slot.map === 'momentum') return state.momentum.get(slot.name)!;
   return state.masks.get(slot.name)!;

@@ -24,7 +24,7 @@ import { stateSlot } from '../compiled/host.ts';
 
 /** Where a state source lives in a `ModelState`: a map and a (compiler-made) name. */
 export interface StateSlot {
-  readonly map: 'tensors' | 'momentum' | 'masks';
+  readonly map: 'tensors' | 'momentum' | 'masks' | 'maskIndex';
   readonly name: string;
 }
 

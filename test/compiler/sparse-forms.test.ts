@@ -28,8 +28,8 @@ describe('sparseForms on the example MLPs', () => {
       'transpose', 'gather+biasAdd', // layer 4
       'xentStats', 'xentGrad', 'biasGrad+momentum',
       'linearGradXAt', 'linearGradWOuter+momentum', 'biasGradCompact+momentum', // layer 4 backward, the gradient at layer 3's winners
-      'linearGradXAt', 'linearGradWOuter+momentum', 'biasGradCompact+momentum', // layer 2 backward
-      'linearGradWOuter+momentum', // layer 0's weights: winners x pixels
+      'linearGradXAt', 'linearGradWOuter+momentum+maskScale', 'biasGradCompact+momentum', // layer 2 backward (sparse weights: the momentum masked)
+      'linearGradWOuter+momentum+maskScale', // layer 0's weights: winners x pixels
       'sgdUpdate', 'sgdUpdate', 'sgdUpdate', 'sgdUpdate', 'sgdUpdate', 'sgdUpdate',
     ]);
     // the winners' gradients: layer 4's comes dense (the head), layer 2's compact

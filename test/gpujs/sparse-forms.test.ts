@@ -92,8 +92,8 @@ describe('sparseForms with target gpujs', () => {
       'transpose', 'gather+biasAdd', 'kwtaKeys', 'kwtaThreshold', 'kwtaApply', 'dutyCycle',
       'linear+biasAdd', 'xentStats', 'xentGrad',
       'biasGrad+momentum', 'linearGradX+kwtaGrad', 'linearGradW+momentum',
-      'biasGrad+momentum', 'linearGradXAt', 'expand', 'linearGradW+momentum',
-      'biasGrad+momentum', 'linearGradW+momentum',
+      'biasGrad+momentum', 'linearGradXAt', 'expand', 'linearGradW+momentum+maskScale', // sparse weights: the momentum masked
+      'biasGrad+momentum', 'linearGradW+momentum+maskScale',
       'sgdUpdate', 'sgdUpdate', 'sgdUpdate', 'sgdUpdate', 'sgdUpdate', 'sgdUpdate',
     ]);
     const inference = compile(l, { program: 'inference', batch: 64, ...gpujsCompileOptions });

@@ -54,8 +54,9 @@ const absorbedUpdates = (s: Schedule, addr: AddressOf): ReadonlyMap<number, numb
   const out = new Map<number, number>();
   for (const k of s.kernels) {
     const root = ir.ops[k.ops[0]];
-    if (root.op !== 'linearGradWOuter' || k.ops.length !== 2 || ir.ops[k.output].op !== 'momentum') continue;
-    const w = ir.ops[k.output].inputs[2];
+    const m = root.op === 'linearGradWOuter' ? fusedMomentum(k.ops.slice(1).map((o) => ir.ops[o])) : undefined;
+    if (!m) continue;
+    const w = m.momentum.inputs[2];
     const upd = s.kernels.find((u) => u.index > k.index && u.ops.length === 1 && ir.ops[u.ops[0]].op === 'sgdUpdate' && ir.ops[u.ops[0]].inputs[1] === k.output && ir.ops[u.ops[0]].inputs[0] === w);
     if (!upd || addr(upd.output) !== addr(w)) continue;
     const between = s.kernels.slice(k.index + 1, upd.index);
@@ -63,6 +64,17 @@ const absorbedUpdates = (s: Schedule, addr: AddressOf): ReadonlyMap<number, numb
     out.set(upd.index, k.index);
   }
   return out;
+};
+
+/**
+ * The fused ops of a weight-gradient kernel when they are its momentum alone, or the momentum and
+ * the mask of a sparse weight's buffer (`maskScale` by 1, pass `optimizer`), else undefined.
+ */
+const fusedMomentum = (fused: ReadonlyArray<Op>): { readonly momentum: Op; readonly mask?: number } | undefined => {
+  const [m, masked] = fused;
+  if (m?.op !== 'momentum') return undefined;
+  if (fused.length === 1) return { momentum: m };
+  return fused.length === 2 && masked.op === 'maskScale' && masked.attrs.scale === 1 && masked.inputs[0] === m.id ? { momentum: m, mask: masked.inputs[1] } : undefined;
 };
 
 /** The kernel of `k` when its root is a sparse-form primitive (or an update another kernel does), else undefined. `scratch` is the program's scratch area. */
@@ -599,8 +611,9 @@ const gradWOuter = (ir: IR, k: Kernel, op: Op, batch: number, addr: AddressOf, s
   const entB = (scratch + U * F) * 4; // per unit: batch slots of (sample, g value)
   const cntB = entB + U * batch * 8; // per unit: its number of entries
   const fusedOps = k.ops.slice(1).map((o) => ir.ops[o]);
-  const momentum = fusedOps.length === 1 && fusedOps[0].op === 'momentum' ? fusedOps[0] : undefined;
-  // Where rows are built: with momentum alone fused, one buffer per call (the scratch slot of the
+  const fm = fusedMomentum(fusedOps);
+  const momentum = fm?.momentum;
+  // Where rows are built: with momentum alone fused (and a sparse weight's mask of it), one buffer per call (the scratch slot of the
   // range's first unit, which no other thread's range has: it stays in cache) and a SIMD epilogue;
   // with other fused ops (DropConnect's mask), each row's own scratch slot, the ops then applied in
   // JavaScript as the rows are copied out; with none, the output row itself.
@@ -672,13 +685,15 @@ const gradWOuter = (ir: IR, k: Kernel, op: Op, batch: number, addr: AddressOf, s
     const [, buf, w, mu, wd] = momentum.inputs;
     const upd = sgd ? ir.ops[sgd.ops[0]] : undefined;
     const vec = (q: string) => {
-      const next = `(f32x4.add (f32x4.add (f32x4.mul ${get('mu')} (v128.load ${add(get('pb'), q)})) (v128.load ${add(get('row'), q)})) (f32x4.mul ${get('wd')} (v128.load ${add(get('pw'), q)})))`;
+      const raw = `(f32x4.add (f32x4.add (f32x4.mul ${get('mu')} (v128.load ${add(get('pb'), q)})) (v128.load ${add(get('row'), q)})) (f32x4.mul ${get('wd')} (v128.load ${add(get('pw'), q)})))`;
+      const next = fm?.mask !== undefined ? `(f32x4.mul ${raw} (v128.load ${add(get('pk'), q)}))` : raw;
       if (!upd) return [`(v128.store ${add(get('po'), q)} ${next})`];
       const w2 = `(f32x4.sub (v128.load ${add(get('pw'), q)}) (f32x4.mul ${get('lr')} ${get('nb')}))`;
       return [set('nb', next), `(v128.store ${add(get('po'), q)} ${get('nb')})`, `(v128.store ${add(get('pw'), q)} ${upd.inputs[3] !== undefined ? `(f32x4.mul ${w2} (v128.load ${add(get('pm'), q)}))` : w2})`];
     };
     const one = (q: string) => {
-      const next = `(f32.add (f32.add (f32.mul ${get('m')} (f32.load ${add(get('pb'), q)})) (f32.load ${add(get('row'), q)})) (f32.mul ${get('d')} (f32.load ${add(get('pw'), q)})))`;
+      const raw = `(f32.add (f32.add (f32.mul ${get('m')} (f32.load ${add(get('pb'), q)})) (f32.load ${add(get('row'), q)})) (f32.mul ${get('d')} (f32.load ${add(get('pw'), q)})))`;
+      const next = fm?.mask !== undefined ? `(f32.mul ${raw} (f32.load ${add(get('pk'), q)}))` : raw;
       if (!upd) return [`(f32.store ${add(get('po'), q)} ${next})`];
       const w2 = `(f32.sub (f32.load ${add(get('pw'), q)}) (f32.mul ${get('l')} ${get('ns')}))`;
       return [set('ns', next), `(f32.store ${add(get('po'), q)} ${get('ns')})`, `(f32.store ${add(get('pw'), q)} ${upd.inputs[3] !== undefined ? `(f32.mul ${w2} (f32.load ${add(get('pm'), q)}))` : w2})`];
@@ -688,6 +703,7 @@ const gradWOuter = (ir: IR, k: Kernel, op: Op, batch: number, addr: AddressOf, s
       set('pw', rowOf(w)),
       set('po', rowOf(k.output)),
       ...(upd?.inputs[3] !== undefined ? [set('pm', rowOf(upd.inputs[3]))] : []),
+      ...(fm?.mask !== undefined ? [set('pk', rowOf(fm.mask))] : []),
       ...forLoop('q', i32(0), i32(F4 * 4), 16, vec(get('q')), 'm4'),
       ...forLoop('q', i32(F4 * 4), i32(F * 4), 4, one(get('q')), 'm1'),
     ];
@@ -729,7 +745,7 @@ const gradWOuter = (ir: IR, k: Kernel, op: Op, batch: number, addr: AddressOf, s
       ...finish,
     ], 'u'),
   ];
-  const locals = ['u', 'n', 'r', 'e', 'b', 'q', 't', 'xn', 'p', 'pe', 'row', 'pb', 'pw', 'po', 'pm', 's0', 's1', 's2', 's3'].map((v) => `(local $${v} i32)`)
+  const locals = ['u', 'n', 'r', 'e', 'b', 'q', 't', 'xn', 'p', 'pe', 'row', 'pb', 'pw', 'po', 'pm', 'pk', 's0', 's1', 's2', 's3'].map((v) => `(local $${v} i32)`)
     .concat([0, 1, 2, 3].map((r) => `(local $f${r} f32) (local $v${r} v128)`), ['gv', 'm', 'd', 'l', 'ns'].map((v) => `(local $${v} f32)`), ['mu', 'wd', 'lr', 'nb'].map((v) => `(local $${v} v128)`));
   const name = wasm.add('(param $lo i32) (param $hi i32)', locals, body);
   return {
