@@ -102,7 +102,7 @@ const checkSoftwareLoops = (backend: string, kind: ProgramKind, batch: number, k
   }
 };
 
-const sourceOps = new Set(['input', 'labels', 'random', 'scalar', 'param', 'state', 'moment', 'mask']);
+const sourceOps = new Set(['input', 'labels', 'random', 'scalar', 'param', 'state', 'moment', 'mask', 'maskIndex']);
 
 /** Compiles `kind` at `batch` and describes it for the gpujs runner. */
 export const gpujsProgram = (lowered: Lowered, kind: ProgramKind, batch: number, options: GpujsProgramOptions): GpujsProgram => {

@@ -16,6 +16,9 @@
  *   step's weights without a round trip through the host. `state` then lags behind until `sync()`
  *   reads the arrays back; after the host changes `state`, `invalidate()` makes the next call
  *   upload it again. One-element tensors are always kept current on the host.
+ * - **Index lists.** A sparse weight's per-unit index lists (`maskIndex` sources) are derived from
+ *   its mask once (`maskIndexData`, indices as floats) and kept like the masks: on the device with
+ *   them (webgpu), re-derived after `invalidate`.
  * - **State elsewhere.** The other modes upload the state a program reads on every call and write
  *   every update back before the call resolves: `state` is always current there.
  * - **Non-finite steps.** A step whose loss is not finite changes no state on any mode: on webgpu
@@ -30,6 +33,7 @@
 import type { ProgramKind } from '../../compiler/backend/compile.ts';
 import type { Dims, KernelArg } from '../../compiler/codegen/gpujs/kernels.ts';
 import type { StepResult } from '../backend.ts';
+import { maskIndexData } from '../compiled/host.ts';
 import { sumStats } from '../compiled/stats.ts';
 import type { ModelState } from '../model-state.ts';
 import type { SgdSettings } from '../optimizer.ts';
@@ -204,6 +208,9 @@ export const createGpujsRunner = (options: GpujsRunnerOptions): GpujsRunner => {
   const residency = canReside ? new WebgpuResidency() : undefined;
   const programs = new Map<string, Loaded>();
   const maskCache = new Map<string, Float32Array>();
+  /** Sparse weights' index lists (`maskIndex` sources, map `maskIndex`): their shape by weight name, from the programs loaded, and the lists derived from the masks. */
+  const indexShapes = new Map<string, { readonly kept: number; readonly units: number }>();
+  const indexCache = new Map<string, Float32Array>();
   let chain: Promise<unknown> = Promise.resolve();
   let disposed = false;
   /** The device's state buffers hold newer arrays than `state` (a step or epoch end was committed there). */
@@ -213,7 +220,22 @@ export const createGpujsRunner = (options: GpujsRunnerOptions): GpujsRunner => {
 
   const wrap = (data: Float32Array, dims: Dims): unknown => (dims.length === 2 ? gpujs.input(data, [dims[0], dims[1]]) : data);
 
+  /** The per-unit index lists of sparse weight `name`, derived from its mask once (masks never change; `invalidate` drops them). */
+  const indexLists = (name: string): Float32Array => {
+    let lists = indexCache.get(name);
+    if (!lists) {
+      const shape = indexShapes.get(name);
+      const mask = state.masks.get(name);
+      if (!shape || !mask) throw new Error(`${backend}: the model state has no mask ${name} for its index lists`);
+      lists = new Float32Array(shape.units * shape.kept);
+      maskIndexData(mask, shape.units, mask.length / shape.units, shape.kept, lists, 'float', name);
+      indexCache.set(name, lists);
+    }
+    return lists;
+  };
+
   const slotData = (slot: StateSlot): ArrayLike<number> => {
+    if (slot.map === 'maskIndex') return indexLists(slot.name);
     const data = slot.map === 'tensors' ? state.tensors.get(slot.name)?.data : slot.map === 'momentum' ? state.momentum.get(slot.name) : state.masks.get(slot.name);
     if (!data) throw new Error(`${backend}: the model state has no ${slot.map === 'tensors' ? 'tensor' : slot.map === 'momentum' ? 'momentum buffer' : 'mask'} ${slot.name}`);
     return data;
@@ -222,6 +244,7 @@ export const createGpujsRunner = (options: GpujsRunnerOptions): GpujsRunner => {
   const onDevice = (slot: StateSlot): boolean => slotData(slot).length > 1;
 
   const asFloat32 = (slot: StateSlot): Float32Array => {
+    if (slot.map === 'maskIndex') return indexLists(slot.name);
     if (slot.map === 'masks') {
       let m = maskCache.get(slot.name);
       if (!m) maskCache.set(slot.name, (m = Float32Array.from(slotData(slot))));
@@ -232,6 +255,7 @@ export const createGpujsRunner = (options: GpujsRunnerOptions): GpujsRunner => {
   };
 
   const load = (spec: GpujsProgram): Loaded => {
+    for (const s of spec.sources) if (s.kind === 'array' && s.from === 'state' && s.slot.map === 'maskIndex') indexShapes.set(s.slot.name, { kept: s.dims[0], units: s.dims[1] ?? 1 });
     const fns = spec.kernels.map((k) => gpu.createKernel(k.source, k.settings));
     const loaded: Loaded = { spec, fns, stateOnDevice: false };
     if (!pipelined(mode) || spec.kernels.length === 0) return loaded;
@@ -304,7 +328,7 @@ export const createGpujsRunner = (options: GpujsRunnerOptions): GpujsRunner => {
   /** Reads the device's state arrays back into `state` (committing a pending step first). */
   const syncHost = async () => {
     if (!hostBehind || !residency) return;
-    const arrays = await residency.download((key) => !key.startsWith('masks:')); // masks never change
+    const arrays = await residency.download((key) => !key.startsWith('masks:') && !key.startsWith('maskIndex:')); // masks (and the lists derived from them) never change
     for (const [key, data] of arrays) {
       const at = key.indexOf(':');
       const map = key.slice(0, at);
@@ -320,6 +344,12 @@ export const createGpujsRunner = (options: GpujsRunnerOptions): GpujsRunner => {
     for (const [name, t] of state.tensors) if (t.data.length > 1) yield [slotKey({ map: 'tensors', name }), asFloat32({ map: 'tensors', name })];
     for (const [name, m] of state.momentum) if (m.length > 1) yield [slotKey({ map: 'momentum', name }), asFloat32({ map: 'momentum', name })];
     for (const [name, m] of state.masks) if (m.length > 1) yield [slotKey({ map: 'masks', name }), asFloat32({ map: 'masks', name })];
+    yield* indexArrays();
+  };
+
+  /** The index lists of the programs loaded so far, for the device. */
+  const indexArrays = function* (): Generator<readonly [string, Float32Array]> {
+    for (const name of indexShapes.keys()) yield [slotKey({ map: 'maskIndex', name }), indexLists(name)];
   };
 
   /**
@@ -331,7 +361,7 @@ export const createGpujsRunner = (options: GpujsRunnerOptions): GpujsRunner => {
       if (deviceBehind) {
         residency.upload(deviceArrays());
         deviceBehind = false;
-      }
+      } else residency.uploadMissing(indexArrays()); // a program loaded since may read index lists the device lacks
       const plan = p.resident;
       const args = argumentsOf(p.spec, io, (s) => !onDevice(s.slot)) as Array<Float32Array | number>;
       const values = await residency.run(plan, args, reads);
@@ -431,6 +461,7 @@ export const createGpujsRunner = (options: GpujsRunnerOptions): GpujsRunner => {
       // after the calls already made (the host changed `state` once they resolved)
       chain = chain.then(() => {
         maskCache.clear();
+        indexCache.clear();
         deviceBehind = true;
         hostBehind = false;
       });

@@ -181,6 +181,17 @@ export class WebgpuResidency {
     }
   }
 
+  /** Writes those of `arrays` that have no device buffer yet (state that never changes, such as index lists), leaving any pending commit alone. */
+  uploadMissing(arrays: Iterable<readonly [string, Float32Array]>): void {
+    const device = this.need();
+    for (const [key, data] of arrays) {
+      if (this.buffers.has(key)) continue;
+      const buffer = device.createBuffer({ size: Math.max(4, data.length * 4), usage: STORAGE | COPY_SRC | COPY_DST });
+      this.buffers.set(key, { buffer, floats: data.length });
+      device.queue.writeBuffer(buffer, 0, data);
+    }
+  }
+
   /**
    * Runs `plan` once: host arguments and per-call scalars written, pending updates committed,
    * state buffers copied in, every pass, then `reads` copied out, all in one submission.

@@ -10,9 +10,11 @@
  * updated state, momentum included, within 1e-4.
  */
 import { describe, expect, it } from 'vitest';
+import { planSparseForms } from '../../compiler/backend/passes/sparse-forms.ts';
+import { gpujsKernels } from '../../compiler/codegen/gpujs/kernels.ts';
 import { compile, lower, trace } from '../../compiler/index.ts';
 import type { Lowered } from '../../compiler/stages.ts';
-import { boost, dense, flatten, input, kwta, pipe, readModelFile, softmaxCrossEntropy, sparse } from '../../dsl/index.ts';
+import { boost, dense, flatten, input, kwta, pipe, readModelFile, relu, softmaxCrossEntropy, sparse } from '../../dsl/index.ts';
 import { createModel, type Model } from '../../runtime/backends.ts';
 import { createGpujsModel } from '../../runtime/gpujs/model.ts';
 import { gpujsCompileOptions } from '../../runtime/gpujs/program.ts';
@@ -31,13 +33,15 @@ const smallInput = (n: number): Float32Array => {
   return Float32Array.from({ length: batch * n }, () => rng.float() * 2 - 0.5);
 };
 
-/** Rows 2i and 2i+1 of `l<layer>.weight` and their biases made equal: keys tie in pairs. */
+/** Rows 2i and 2i+1 of `l<layer>.weight` (and of its mask, keeping W 0 off the mask) and their biases made equal: keys tie in pairs. */
 const twins = (layer: number) => (s: ModelState) => {
   const w = s.tensors.get(`l${layer}.weight`)!;
   const b = s.tensors.get(`l${layer}.bias`)!;
+  const mask = s.masks.get(`l${layer}.weight`);
   const [units, fanIn] = w.shape;
   for (let u = 1; u < units; u += 2) {
     w.data.copyWithin(u * fanIn, (u - 1) * fanIn, u * fanIn);
+    mask?.copyWithin(u * fanIn, (u - 1) * fanIn, u * fanIn);
     b.data[u] = b.data[u - 1];
   }
 };
@@ -69,6 +73,11 @@ const cases: ReadonlyArray<Case> = [
     },
   },
   {
+    name: 'sparse weights on dense inputs (index lists: 30% of the network input, 20% after relu), then k-winners',
+    lowered: lower(trace(pipe(input([20]), dense(12), sparse(0.3), relu, dense(16), sparse(0.2), kwta({ k: 4 }), boost({}), dense(5), softmaxCrossEntropy))),
+    x: smallInput(20),
+  },
+  {
     name: 'k-winners over a feature map (a duty cycle per channel) feeding a dense layer',
     lowered: lower(trace(pipe(input([3, 4, 4]), kwta({ k: 7 }), boost({ strength: 2 }), flatten, dense(10), kwta({ k: 3 }), boost({}), dense(4), softmaxCrossEntropy))),
     x: smallInput(48),
@@ -84,9 +93,10 @@ describe('sparseForms with target gpujs', () => {
   it('sparse-mlp: layer 1 compact (its next layer has 1000 units), layer 3 dense (its next has 10); the dense outputs stay for the duty cycles and weight gradients', () => {
     const l = lower(trace(readModelFile('examples/models/sparse-mlp.json')));
     const c = compile(l, { program: 'train', batch: 64, ...gpujsCompileOptions });
-    expect(c.forms!.map((f) => [f.layer, f.subject, f.form])).toEqual([[1, 'kwta', 'compact'], [3, 'kwta', 'dense']]);
-    expect(c.forms![0].compactCost).toBeLessThan(c.forms![0].denseCost);
-    expect(c.forms![1].compactCost).toBeGreaterThan(c.forms![1].denseCost);
+    // layer 0 keeps 50% of its weights: index lists cost more than the dense product on gpu.js
+    expect(c.forms!.map((f) => [f.layer, f.subject, f.form])).toEqual([[0, 'weights', 'dense'], [1, 'kwta', 'compact'], [3, 'kwta', 'dense']]);
+    expect(c.forms![1].compactCost).toBeLessThan(c.forms![1].denseCost);
+    expect(c.forms![2].compactCost).toBeGreaterThan(c.forms![2].denseCost);
     expect(kernelOps(c)).toEqual([
       'linear+biasAdd', 'kwtaKeys', 'kwtaThreshold', 'kwtaApply', 'kwtaBlockCounts', 'kwtaCompact', 'dutyCycle',
       'transpose', 'gather+biasAdd', 'kwtaKeys', 'kwtaThreshold', 'kwtaApply', 'dutyCycle',
@@ -114,6 +124,21 @@ describe('sparseForms with target gpujs', () => {
     expect(cnn.forms!.some((f) => f.subject === 'input')).toBe(false);
   });
 
+  it('sparse weights on a dense input: index lists forward at 30% kept, dense at 90%; the gradients stay dense, the weight gradient skipping masked entries at 30%', () => {
+    const net = (density: number) => lower(trace(pipe(input([784]), dense(1000), sparse(density), relu, dense(10), softmaxCrossEntropy)));
+    const plan = (density: number) => planSparseForms(compile(net(density), { program: 'train', batch: 64 }).schedule.ir, { batch: 64, target: 'gpujs' });
+    const thirty = plan(0.3);
+    expect(thirty.choices.map((f) => [f.layer, f.subject, f.form])).toEqual([[0, 'weights', 'compact']]);
+    expect(thirty.choices[0].why).toMatch(/^dense layer 0 with sparse weights \(30% = 235 of 784 kept per unit\): compact: index lists 705k vs 784k dense \(estimated gpu\.js loop iterations per sample, forward; the gradients stay dense, the weight gradient skipping the masked entries\)$/);
+    expect(plan(0.9).choices.map((f) => [f.layer, f.subject, f.form])).toEqual([[0, 'weights', 'dense']]);
+    const c = compile(net(0.3), { program: 'train', batch: 64, ...gpujsCompileOptions });
+    expect(kernelOps(c).filter((k) => k.startsWith('linear'))).toEqual(['linearIdx+biasAdd+relu', 'linear+biasAdd', 'linearGradX+reluGrad', 'linearGradW+momentum', 'linearGradW+momentum+maskScale']);
+    // the weight gradient of the 30% layer loops over the batch only where its mask keeps the input
+    const gradW = gpujsKernels(c.schedule, 64).find((k) => k.name.startsWith('k') && k.name.includes('linearGradW_momentum_mask'))!;
+    expect(gradW.source).toMatch(/if \(v\d+\[ty\]\[tx\] > 0\.5\) \{\n\s+for \(let smp = 0; smp < 64; smp\+\+\)/);
+    expect(gpujsKernels(compile(net(0.5), { program: 'train', batch: 64, ...gpujsCompileOptions }).schedule, 64).find((k) => k.name.includes('linearGradW_momentum_mask'))!.source).not.toContain('> 0.5) {');
+  });
+
   it('the forced forms reach every gpujs sparse kernel, relu and feature-map variants included', () => {
     const ops = new Set<string>();
     const attrs = new Set<string>();
@@ -125,7 +150,7 @@ describe('sparseForms with target gpujs', () => {
         }
       }
     }
-    for (const op of ['kwtaBlockCounts', 'kwtaCompact', 'transpose', 'gather', 'linearGradXAt', 'expand']) expect(ops, op).toContain(op);
+    for (const op of ['kwtaKeys', 'kwtaBlockCounts', 'kwtaCompact', 'transpose', 'gather', 'linearGradXAt', 'expand', 'maskIndex', 'linearIdx', 'linearIdxGradW']) expect(ops, op).toContain(op);
     for (const a of ['relu=true,hw=1', 'relu=false,hw=1', 'relu=false,hw=16']) expect(attrs, a).toContain(a);
   });
 });

@@ -70,6 +70,7 @@ import {
   convConsumer, convConsumerCost, convGradReaching, convGradReachingCost, convGradUserCost, convGradUserProblem, convInputCost, convSkipsBackground, poolGradCost, poolGradProblem, rewriteConvOp,
 } from './sparse-conv-forms.ts';
 import { externalValues } from './fuse.ts';
+import { MASK_SKIP_DENSITY } from '../../codegen/gpujs/kernels.ts';
 
 /** Options of the pass. */
 export interface SparseFormsOptions {
@@ -119,6 +120,12 @@ export const gpujsCosts = {
    */
   GATHER: 2.5,
   /**
+   * Cost of one iteration of `linearIdx` over a unit's index list (read the index, then x and W at
+   * it) against one of a dense product: measured 2.4-3.4x on gpujs:webasm (784 x 1000 at 10%, 30%
+   * and 50% kept, batch 64, a loaded 2-core machine). The lists pay below about a third kept.
+   */
+  INDEX: 3,
+  /**
    * Cost of one compaction iteration (each reads a key from the layer's `kwtaKeys`):
    * kwtaBlockCounts + kwtaCompact at about 1x the iterations counted below, in dense-product
    * iterations (2.5x when each iteration evaluated its key, an exp; reading the keys cut their time
@@ -131,8 +138,12 @@ export const gpujsCosts = {
 export interface FormChoice {
   /** The layer the decision is about (the k-winners layer, or the first dense layer). */
   readonly layer?: number;
-  /** A k-winners layer's output, the input of a dense layer (the network input, or one of unknown density), or a max-pooling layer's gradient. */
-  readonly subject: 'kwta' | 'input' | 'pool';
+  /**
+   * A k-winners layer's output, the input of a dense layer (the network input, or one of unknown
+   * density), a max-pooling layer's gradient, or a dense layer's sparse weights (compact: per-unit
+   * index lists).
+   */
+  readonly subject: 'kwta' | 'input' | 'pool' | 'weights';
   readonly form: 'compact' | 'dense';
   /** Estimated cost per sample of each form. */
   readonly denseCost: number;
@@ -149,6 +160,10 @@ interface Plan {
   readonly skip: ReadonlySet<number>;
   /** maxPoolGrad ids whose dense incoming gradient becomes a compact one (one value per window). */
   readonly poolGrads: ReadonlySet<number>;
+  /** Layers whose sparse weights are used as per-unit index lists. */
+  readonly indexed: ReadonlySet<number>;
+  /** The ops that become index-list forms (linear, linearGradX, linearGradW), by id: their layer and kept inputs per unit. */
+  readonly indexedOps: ReadonlyMap<number, { readonly layer: number; readonly kept: number }>;
   /** The forms are for the gpujs backend. */
   readonly gpujs: boolean;
 }
@@ -342,8 +357,10 @@ export const planSparseForms = (ir: IR, options: SparseFormsOptions): Plan => {
   // Max-pooling gradients not already compact through a k-winners layer: one value per window.
   const poolGrads = new Set<number>();
   if (gpujs) {
+    const weights = gpujsWeights(ir, users, compact, options.mode === 'always');
+    choices.push(...weights.choices);
     choices.sort((p, q) => (p.layer ?? -1) - (q.layer ?? -1));
-    return { choices, compact, skip, poolGrads, gpujs };
+    return { choices, compact, skip, poolGrads, indexed: weights.indexed, indexedOps: weights.indexedOps, gpujs };
   }
   const compactThresholds = new Set([...compact].map((id) => ir.ops[id].inputs[1]));
   for (const u of ir.ops) {
@@ -414,7 +431,63 @@ export const planSparseForms = (ir: IR, options: SparseFormsOptions): Plan => {
     choices.push({ layer: l.layer, subject: 'input', form: 'dense', denseCost: 0, compactCost: 0, why: `dense layer ${l.layer ?? '?'}: dense: its input (${from.op}) has no density the compiler knows (only k-winners outputs and the network input are compacted)` });
   }
   choices.sort((p, q) => (p.layer ?? -1) - (q.layer ?? -1));
-  return { choices, compact, skip, poolGrads, gpujs };
+  return { choices, compact, skip, poolGrads, indexed: new Set(), indexedOps: new Map(), gpujs };
+};
+
+/**
+ * The gpujs target's sparse weights: a dense layer whose weight (the layer's param itself, not
+ * DropConnect's product) has a mask and whose input stays dense (not a compact k-winners output,
+ * which the next layer already gathers) may compute its forward product from its per-unit index
+ * lists, `linearIdx`: a thread per (sample, unit) looping over the unit's kept inputs only. Costs
+ * in loop iterations per sample: U F dense, INDEX U kept with the lists.
+ *
+ * The gradients stay dense (exact: W is 0 off the mask): the input gradient `linearGradX` because
+ * one thread per (sample, input) would need per-input (transposed) lists, whose lengths differ per
+ * input and which are no source of the IR; the weight gradient `linearGradW` because the
+ * scatter-free `linearIdxGradW` (a thread per (unit, input) that binary-searches the unit's sorted
+ * list, then loops over the batch only where the input is kept, 0 elsewhere) measured slower than
+ * the dense kernel on gpujs:webasm at 10%, 30% and 50% (784 x 1000, batch 64): the search costs,
+ * and neighbouring threads run together, so the batch loop is skipped only where all of them skip.
+ * The dense kernel itself skips the masked entries below `MASK_SKIP_DENSITY` (gpujs kernels.ts).
+ * With `always` (the forced forms) the weight gradient takes `linearIdxGradW` too.
+ */
+const gpujsWeights = (ir: IR, users: ReadonlyArray<ReadonlyArray<Op>>, compact: ReadonlySet<number>, always: boolean) => {
+  const { INDEX } = gpujsCosts;
+  const choices: FormChoice[] = [];
+  const indexed = new Set<number>();
+  const indexedOps = new Map<number, { layer: number; kept: number }>();
+  const masks = new Map(ir.ops.filter((o) => o.op === 'mask' && o.layer !== undefined && o.attrs.kept !== undefined).map((o) => [o.layer!, o]));
+  for (const l of ir.ops) {
+    if (l.op !== 'linear') continue;
+    const w = ir.ops[l.inputs[1]];
+    const mask = w.op === 'param' && w.attrs.role === 'weight' && w.layer !== undefined ? masks.get(w.layer) : undefined;
+    if (!mask || l.inputs[0] === l.inputs[1] || compact.has(l.inputs[0])) continue;
+    const U = l.attrs.units as number;
+    const F = l.attrs.fanIn as number;
+    const kept = mask.attrs.kept as number;
+    if (!(kept < F)) continue;
+    const x = l.inputs[0];
+    const dense = U * F;
+    const cost = INDEX * U * kept;
+    const chosen = always || cost < dense;
+    if (chosen) {
+      indexed.add(w.layer!);
+      indexedOps.set(l.id, { layer: w.layer!, kept });
+      if (always) {
+        const gradWs = users[x].filter((u) => u.op === 'linearGradW' && u.inputs[1] === x && u.inputs[0] !== x && u.attrs.units === U && u.attrs.fanIn === F && users[u.id].some((m) => m.op === 'momentum' && m.inputs[2] === w.id));
+        for (const g of gradWs) indexedOps.set(g.id, { layer: w.layer!, kept });
+      }
+    }
+    choices.push({
+      layer: l.layer,
+      subject: 'weights',
+      form: chosen ? 'compact' : 'dense',
+      denseCost: dense,
+      compactCost: cost,
+      why: `dense layer ${l.layer ?? '?'} with sparse weights (${pct(kept / F)} = ${kept} of ${F} kept per unit): ${chosen ? 'compact: index lists' : 'dense: index lists would cost'} ${round(cost)} vs ${round(dense)} dense (estimated gpu.js loop iterations per sample, forward; the gradients stay dense${kept <= MASK_SKIP_DENSITY * F ? ', the weight gradient skipping the masked entries' : ''})`,
+    });
+  }
+  return { choices, indexed, indexedOps };
 };
 
 /** The pass: rewrites `ir` by the plan (see the module doc). */
@@ -519,6 +592,14 @@ const rewriteGpujs = (ir: IR, plan: Plan): IR => {
   const transposes = new Map<number, number>();
   /** New kwtaThreshold id -> its layer's kwtaKeys. */
   const keysOf = new Map<number, number>();
+  /** A sparse weight's index lists: one maskIndex source per layer. */
+  const maskIndexes = new Map<number, number>();
+  const maskIndex = (layer: number, units: number, fanIn: number, kept: number): number => {
+    let m = maskIndexes.get(layer);
+    if (m === undefined) maskIndexes.set(layer, (m = b.emit('maskIndex', [], { role: 'weight', units, fanIn, kept }, { shape: [units, kept], batched: false, layer })));
+    return m;
+  };
+  let idxOp: { readonly layer: number; readonly kept: number } | undefined;
   const at = (op: Op) => (op.layer !== undefined ? { layer: op.layer } : {});
   for (const op of ir.ops) {
     if (dropped.has(op.id)) continue;
@@ -536,6 +617,14 @@ const rewriteGpujs = (ir: IR, plan: Plan): IR => {
       const g = b.emit('linearGradXAt', [ins[0], ins[1], c], { units, fanIn, cap: fanIn, gCap: 0 }, at(kg));
       id = b.emit('expand', [g], { cap: fanIn, shape: [...ir.ops[kg.id].shape!] }, at(kg));
       ids.set(kg.id, id);
+    } else if ((idxOp = plan.indexedOps.get(op.id)) !== undefined && (op.op === 'linear' || op.op === 'linearGradW')) {
+      // a sparse weight's forward product and weight gradient over its kept inputs (gpujsWeights)
+      const { units, fanIn } = op.attrs as { units: number; fanIn: number };
+      const { layer, kept } = idxOp;
+      const idx = maskIndex(layer, units, fanIn, kept);
+      id = op.op === 'linear'
+        ? b.emit('linearIdx', [ins[0], ins[1], idx], { units, fanIn, kept }, at(op))
+        : b.emit('linearIdxGradW', [ins[0], ins[1], idx], { units, fanIn, kept }, { batched: false, ...at(op) });
     } else if (op.op === 'kwtaThreshold') {
       // the keys once per call, then the bisection (and the compaction) reads them: no exp per member and step
       const keys = b.emit('kwtaKeys', ins, op.attrs, at(op));
