@@ -104,6 +104,7 @@ export type PrimName =
   | 'linearIdx'
   | 'linearIdxGradX'
   | 'linearIdxGradW'
+  | 'transposeBatch'
   | 'xentGrad'
   | 'xentStats'
   | 'momentum'

@@ -14,7 +14,7 @@ import { expectShape, type DecomposeContext } from './op-def.ts';
 export const effectiveWeight = (op: Op, w: number, ctx: DecomposeContext): number => {
   const a = op.attrs as { dropconnect: number; keptPerUnit: number; fanIn: number };
   const wOp = ctx.op(w);
-  if (a.keptPerUnit < a.fanIn) ctx.emit('mask', [], { role: 'weight' }, { shape: wOp.shape, batched: false, layer: op.layer });
+  if (a.keptPerUnit < a.fanIn) ctx.emit('mask', [], { role: 'weight', kept: a.keptPerUnit }, { shape: wOp.shape, batched: false, layer: op.layer });
   if (!(a.dropconnect > 0)) return w;
   if (!ctx.training) return ctx.emit('scale', [w], { factor: 1 - a.dropconnect }, { batched: false, layer: op.layer });
   const keep = ctx.emit('random', [], { rate: a.dropconnect, role: 'dropconnect' }, { shape: wOp.shape, batched: false, layer: op.layer });

@@ -14,8 +14,8 @@ export const scalarOp: OpDef = { name: 'scalar', arity: [0, 0], attrs: { role: [
 /** `random`: a keep-mask (1 with probability 1 - rate), drawn by the host per call in program order. */
 export const randomOp: OpDef = { name: 'random', arity: [0, 0], attrs: { rate: 'number', role: ['dropout', 'dropconnect'] }, inferShape: ownShape };
 
-/** `mask`: a sparse weight's fixed mask (1 = kept). */
-export const maskOp: OpDef = { name: 'mask', arity: [0, 0], attrs: { role: ['weight'] }, inferShape: ownShape };
+/** `mask`: a sparse weight's fixed mask (1 = kept; `kept` per unit, the layer's keptPerUnit). */
+export const maskOp: OpDef = { name: 'mask', arity: [0, 0], attrs: { role: ['weight'], 'kept?': 'int' }, inferShape: ownShape };
 
 /** `moment`: a parameter's SGD momentum buffer. */
 export const momentOp: OpDef = { name: 'moment', arity: [0, 0], attrs: { role: ['weight', 'bias', 'gamma', 'beta'] }, inferShape: ownShape };
