@@ -22,7 +22,7 @@ import type { ModelState } from '../model-state.ts';
 import { drawRandoms, maskIndexData, scalarValue, type CallInputs } from '../compiled/host.ts';
 import { sumStats } from '../compiled/stats.ts';
 import { withSharedMemory } from '../../compiler/codegen/js/wat.ts';
-import { align, cpuCompileOptions, layoutProgram } from './layout.ts';
+import { align, cpuCompileOptions, indexListsOf, layoutProgram } from './layout.ts';
 import { resolveThreads, startPool, threadsSupported, type PoolOptions, type ThreadPool, type ThreadStats } from './threads.ts';
 import { assembleWat } from './wasm.ts';
 
@@ -108,9 +108,7 @@ export const createCpuModel = async (lowered: Lowered, state: ModelState, option
   for (const [name, m] of state.momentum) place(`momentum:${name}`, m.length);
   for (const [name, m] of state.masks) place(`masks:${name}`, m.length);
   // The index lists of the dense layers' sparse weights (the programs' maskIndex sources), derived from their masks below.
-  const indexLists = lowered.ir.ops
-    .filter((o) => o.op === 'dense' && (o.attrs.keptPerUnit as number) < (o.attrs.fanIn as number))
-    .map((o) => ({ name: `l${o.layer}.weight`, units: o.attrs.units as number, fanIn: o.attrs.fanIn as number, kept: o.attrs.keptPerUnit as number }));
+  const indexLists = indexListsOf(lowered);
   for (const l of indexLists) place(`maskIndex:${l.name}`, l.units * l.kept);
   const stateEnd = end;
   const initial = Math.ceil((stateEnd * 4) / 65536) + 1;
