@@ -105,6 +105,7 @@ export type PrimName =
   | 'linearIdx'
   | 'linearIdxGradX'
   | 'linearIdxGradW'
+  | 'transposeBatch'
   | 'xentGrad'
   | 'xentStats'
   | 'momentum'

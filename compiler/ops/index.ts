@@ -26,7 +26,7 @@ import { maxPoolGradOp, maxPoolOp } from './prim/pool.ts';
 import { biasGradCompactOp, compactInputOp, dutyCycleCompactOp, gatherOp, kwtaBlockCountsOp, kwtaCompactOp, linearGradWOuterOp, linearGradXAtOp, transposeOp } from './prim/sparse.ts';
 import { channelLastOp, convGradWFromOp, convGradXFromOp, convScatterOp, convWeightTOp, expandOp, maxPoolGradCompactOp, pickAtOp } from './prim/sparse-conv.ts';
 import { labelsOp, maskOp, momentOp, randomOp, scalarOp } from './prim/sources.ts';
-import { linearIdxGradWOp, linearIdxGradXOp, linearIdxOp, maskIndexOp } from './prim/sparse-weights.ts';
+import { linearIdxGradWOp, linearIdxGradXOp, linearIdxOp, maskIndexOp, transposeBatchOp } from './prim/sparse-weights.ts';
 
 const defs: ReadonlyArray<OpDef> = [
   inputOp, paramOp, stateOp, denseOp, conv2dOp, maxPool2dOp, flattenOp, reluOp, batchNormOp, kwtaOp, dropoutOp, softmaxCrossEntropyOp,
@@ -36,7 +36,7 @@ const defs: ReadonlyArray<OpDef> = [
   batchMeanOp, batchVarOp, runningStatOp, normalizeOp, normalizeGradScaleOp, normalizeGradXOp, xentGradOp, xentStatsOp, momentumOp, sgdUpdateOp,
   kwtaCompactOp, kwtaBlockCountsOp, compactInputOp, dutyCycleCompactOp, transposeOp, gatherOp, linearGradXAtOp, linearGradWOuterOp, biasGradCompactOp,
   convWeightTOp, convScatterOp, convGradXFromOp, channelLastOp, convGradWFromOp, maxPoolGradCompactOp, expandOp, pickAtOp,
-  maskIndexOp, linearIdxOp, linearIdxGradXOp, linearIdxGradWOp,
+  maskIndexOp, linearIdxOp, linearIdxGradXOp, linearIdxGradWOp, transposeBatchOp,
 ];
 
 /** Ops without inputs: their values come from the host (input, labels, scalars, masks) or the model state. */

@@ -30,7 +30,9 @@ import { floatsOf } from '../../compiler/backend/passes/plan-buffers.ts';
 import { generateJs } from '../../compiler/codegen/js/program.ts';
 import type { Lowered } from '../../compiler/stages.ts';
 import { shapeSize } from '../../dsl/shape.ts';
-import { align, cpuCompileOptions, layoutProgram } from '../cpu/layout.ts';
+import { align, cpuCompileOptions, indexListsOf, layoutProgram, type IndexList } from '../cpu/layout.ts';
+import { maskIndexData } from '../compiled/host.ts';
+import { WinnowError } from '../../dsl/errors.ts';
 import type { ModelState } from '../model-state.ts';
 import { watToBinary } from '../cpu/wasm.ts';
 import { SOFTWARE_LOOP_LIMIT } from '../../compiler/codegen/gpujs/source.ts';
@@ -60,8 +62,8 @@ export interface BuildOptions {
 }
 
 
-/** The state arena of a build: tensors, then (for training) momentum buffers and masks. */
-const layoutArena = (state: ModelState, withTraining: boolean): { arena: ArenaEntry[]; end: number } => {
+/** The state arena of a build: tensors, then (for training) momentum buffers and masks (`withMasks`: also for a gpujs module whose programs derive index lists from them), then (cpu builds) the sparse weights' index lists. */
+const layoutArena = (state: ModelState, withTraining: boolean, indexLists: ReadonlyArray<IndexList> = [], withMasks = withTraining): { arena: ArenaEntry[]; end: number } => {
   const arena: ArenaEntry[] = [];
   let end = 0;
   const place = (map: ArenaEntry['map'], name: string, shape: ReadonlyArray<number>, length: number) => {
@@ -71,8 +73,9 @@ const layoutArena = (state: ModelState, withTraining: boolean): { arena: ArenaEn
   for (const [name, t] of state.tensors) place('tensors', name, t.shape, t.data.length);
   if (withTraining) {
     for (const [name, m] of state.momentum) place('momentum', name, state.tensors.get(name)!.shape, m.length);
-    for (const [name, m] of state.masks) place('masks', name, state.tensors.get(name)!.shape, m.length);
   }
+  if (withMasks) for (const [name, m] of state.masks) place('masks', name, state.tensors.get(name)!.shape, m.length);
+  for (const l of indexLists) place('maskIndex', l.name, [l.units, l.kept], l.units * l.kept);
   return { arena, end };
 };
 
@@ -82,8 +85,16 @@ const layoutArena = (state: ModelState, withTraining: boolean): { arena: ArenaEn
  * weights and fresh momentum buffers shrink accordingly. Only +0 counts as zero, so -0 survives.
  */
 export const encodeArena = (arena: ReadonlyArray<ArenaEntry>, state: ModelState): Uint8Array => {
+  const indexList = (e: ArenaEntry): Float32Array => {
+    const [units, kept] = e.shape;
+    const mask = state.masks.get(e.name);
+    if (!mask) throw new WinnowError('checkpoint', `mask ${e.name}: missing from the model's state (its layer has sparse weights)`);
+    const out = new Float32Array(units * kept);
+    maskIndexData(mask, units, mask.length / units, kept, out, 'int32', e.name);
+    return out;
+  };
   const dataOf = (e: ArenaEntry): ArrayLike<number> =>
-    e.map === 'tensors' ? state.tensors.get(e.name)!.data : e.map === 'momentum' ? state.momentum.get(e.name)! : state.masks.get(e.name)!;
+    e.map === 'tensors' ? state.tensors.get(e.name)!.data : e.map === 'momentum' ? state.momentum.get(e.name)! : e.map === 'maskIndex' ? indexList(e) : state.masks.get(e.name)!;
   const isZero = (v: number) => v === 0 && !Object.is(v, -0);
   let bytes = 0;
   for (const e of arena) {
@@ -154,9 +165,11 @@ const exportsOf = (options: BuildOptions): string[] => [
 
 /** The entry module of a gpujs build: the spec (kernel sources and bindings as JSON) and the gpujs runtime. */
 const gpujsEntry = (lowered: Lowered, state: ModelState, options: BuildOptions & { backend: BuildBackend }): string => {
-  const { arena, end } = layoutArena(state, !options.inferenceOnly);
   const kinds: ProgramKind[] = options.inferenceOnly ? ['inference'] : ['inference', 'train', 'epochEnd'];
   const programs = Object.fromEntries(kinds.map((kind) => [kind, gpujsProgram(lowered, kind, kind === 'epochEnd' ? 1 : options.batch, { backend: options.backend })]));
+  // the runner derives sparse weights' index lists from their masks: an inference-only module whose program reads them keeps the masks
+  const readsIndexLists = Object.values(programs).some((p) => p.sources.some((s) => s.kind === 'array' && s.from === 'state' && s.slot.map === 'maskIndex'));
+  const { arena, end } = layoutArena(state, !options.inferenceOnly, [], !options.inferenceOnly || readsIndexLists);
   const ops = lowered.ir.ops;
   const spec: Omit<GpujsStandaloneSpec, 'data'> = {
     name: options.name,
@@ -195,7 +208,7 @@ const gpujsEntry = (lowered: Lowered, state: ModelState, options: BuildOptions &
 export const standaloneEntry = async (lowered: Lowered, state: ModelState, options: BuildOptions): Promise<string> => {
   const backend = options.backend ?? 'cpu';
   if (backend !== 'cpu') return gpujsEntry(lowered, state, { ...options, backend });
-  const { arena, end: stateEnd } = layoutArena(state, !options.inferenceOnly);
+  const { arena, end: stateEnd } = layoutArena(state, !options.inferenceOnly, indexListsOf(lowered));
   const kinds: ProgramKind[] = options.inferenceOnly ? ['inference'] : ['inference', 'train', 'epochEnd'];
   let memoryFloats = stateEnd;
   const programs: string[] = [];

@@ -37,9 +37,9 @@ export interface ProgramSpec {
   readonly stats: number;
 }
 
-/** One tensor of the state arena, at `offset` (in floats) in memory. */
+/** One tensor of the state arena, at `offset` (in floats) in memory (`maskIndex`: a sparse weight's index lists, int32 bit patterns, derived from its mask at build time). */
 export interface ArenaEntry {
-  readonly map: 'tensors' | 'momentum' | 'masks';
+  readonly map: 'tensors' | 'momentum' | 'masks' | 'maskIndex';
   readonly name: string;
   readonly shape: ReadonlyArray<number>;
   readonly offset: number;
@@ -216,7 +216,7 @@ export const createStandalone = async (spec: StandaloneSpec) => {
       const data = M.slice(e.offset, e.offset + e.length);
       if (e.map === 'tensors') (out.tensors as Record<string, unknown>)[e.name] = { shape: [...e.shape], data };
       else if (e.map === 'momentum') out.momentum[e.name] = data;
-      else out.masks[e.name] = Uint8Array.from(data);
+      else if (e.map === 'masks') out.masks[e.name] = Uint8Array.from(data);
     }
     return out;
   };

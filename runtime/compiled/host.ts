@@ -74,35 +74,10 @@ export const drawRandoms = (ir: IR, io: CallInputs, into?: (op: Op, length: numb
   return out;
 };
 
-/**
- * How a backend stores the indices of a `maskIndex`: `int32`, the bit patterns of int32 indices in
- * its float32 memory (the cpu backend, as compact values' indices); `float`, the index as a float
- * (the gpu.js backends; exact below 2^24).
- */
-export type IndexEncoding = 'int32' | 'float';
-
-/**
- * Writes a sparse weight's per-unit index lists (a `maskIndex` source): for each unit u in turn,
- * the `kept` inputs j with mask[u fanIn + j] != 0, in increasing order, into `into` (`units x kept`
- * floats) in the backend's encoding. A mask with a unit keeping any other number of inputs (a
- * hand-edited checkpoint) is refused with a message naming the tensor.
- */
-export const maskIndexData = (mask: ArrayLike<number>, units: number, fanIn: number, kept: number, into: Float32Array, encoding: IndexEncoding, name: string): void => {
-  if (mask.length !== units * fanIn) throw new WinnowError('checkpoint', `mask ${name}: has ${mask.length} elements, its weight has ${units} x ${fanIn}`);
-  const ints = encoding === 'int32' ? new Int32Array(into.buffer, into.byteOffset, into.length) : undefined;
-  for (let u = 0; u < units; u++) {
-    let t = 0;
-    for (let j = 0; j < fanIn; j++) {
-      if (!mask[u * fanIn + j]) continue;
-      if (t < kept) {
-        if (ints) ints[u * kept + t] = j;
-        else into[u * kept + t] = j;
-      }
-      t++;
-    }
-    if (t !== kept) throw new WinnowError('checkpoint', `mask ${name}: unit ${u} keeps ${t} of its ${fanIn} inputs, but the layer keeps ${kept} per unit (weightDensity)`);
-  }
-};
+// maskIndexData lives in ./mask-index.ts, which imports no compiler code, so the gpu.js runner
+// (bundled into `winnow build --backend gpujs:*` modules) can use it too.
+export { maskIndexData, type IndexEncoding } from './mask-index.ts';
+import { maskIndexData, type IndexEncoding } from './mask-index.ts';
 
 /** The index lists of a `maskIndex` source from the state's mask, as new floats in `encoding` (see `maskIndexData`). */
 export const maskIndexOf = (state: ModelState, op: Op, encoding: IndexEncoding, into?: Float32Array): Float32Array => {

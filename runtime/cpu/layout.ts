@@ -7,6 +7,7 @@
 import type { CompileOptions } from '../../compiler/backend/compile.ts';
 import { floatsOf } from '../../compiler/backend/passes/plan-buffers.ts';
 import type { Schedule } from '../../compiler/backend/schedule.ts';
+import type { Lowered } from '../../compiler/stages.ts';
 import { stateSlot } from '../compiled/host.ts';
 
 /**
@@ -15,6 +16,22 @@ import { stateSlot } from '../compiled/host.ts';
  * implements those primitives).
  */
 export const cpuCompileOptions: Pick<CompileOptions, 'sparse'> = { sparse: {} };
+
+/** A dense layer's sparse weight whose per-unit index lists (a `maskIndex` source) the cpu backend keeps in its state area. */
+export interface IndexList {
+  /** The weight's (and its mask's) name, `l<layer>.weight`. */
+  readonly name: string;
+  readonly units: number;
+  readonly fanIn: number;
+  /** Inputs kept per unit. */
+  readonly kept: number;
+}
+
+/** The index lists a model's programs may read: one per dense layer with sparse weights (`units x kept` int32 indices each, derived from the mask). */
+export const indexListsOf = (lowered: Lowered): IndexList[] =>
+  lowered.ir.ops
+    .filter((o) => o.op === 'dense' && (o.attrs.keptPerUnit as number) < (o.attrs.fanIn as number))
+    .map((o) => ({ name: `l${o.layer}.weight`, units: o.attrs.units as number, fanIn: o.attrs.fanIn as number, kept: o.attrs.keptPerUnit as number }));
 
 /** Offsets are aligned to 16 floats. */
 export const align = (n: number): number => (n + 15) & ~15;
@@ -29,7 +46,7 @@ export interface ProgramLayout {
   readonly copies: ReadonlyArray<readonly [number, number, number]>;
 }
 
-/** Places a schedule above `base`; `slot` gives the arena offset of a state tensor (`tensors:l0.weight`, `momentum:...`, `masks:...`). */
+/** Places a schedule above `base`; `slot` gives the arena offset of a state tensor (`tensors:l0.weight`, `momentum:...`, `masks:...`, `maskIndex:...`). */
 export const layoutProgram = (schedule: Schedule, base: number, slot: (key: string) => number | undefined): ProgramLayout => {
   const ir = schedule.ir;
   const plan = schedule.plan!;

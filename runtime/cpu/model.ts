@@ -2,7 +2,8 @@
  * The `cpu` backend: runs the programs the compiler generates for a CPU (specialised JavaScript
  * with WebAssembly SIMD matrix products, `compiler/codegen/js`). All data lives in one
  * WebAssembly memory: the model state first (the ModelState's tensors and momentum buffers become
- * views of it, so checkpoints and the runtime see every step at once), then the per-call inputs,
+ * views of it, so checkpoints and the runtime see every step at once; the masks, and the sparse
+ * weights' per-unit index lists derived from them when the model is made), then the per-call inputs,
  * then the temporaries of the buffer plan. Programs are compiled once per batch size.
  *
  * With more than one thread (`threads`, default WINNOW_THREADS or the machine's cores up to 8) the
@@ -18,10 +19,10 @@ import { WinnowError } from '../../dsl/errors.ts';
 import type { Model } from '../backend.ts';
 import { inferenceBatchFor } from '../evaluate.ts';
 import type { ModelState } from '../model-state.ts';
-import { drawRandoms, scalarValue, type CallInputs } from '../compiled/host.ts';
+import { drawRandoms, maskIndexData, scalarValue, type CallInputs } from '../compiled/host.ts';
 import { sumStats } from '../compiled/stats.ts';
 import { withSharedMemory } from '../../compiler/codegen/js/wat.ts';
-import { align, cpuCompileOptions, layoutProgram } from './layout.ts';
+import { align, cpuCompileOptions, indexListsOf, layoutProgram } from './layout.ts';
 import { resolveThreads, startPool, threadsSupported, type PoolOptions, type ThreadPool, type ThreadStats } from './threads.ts';
 import { assembleWat } from './wasm.ts';
 
@@ -106,6 +107,9 @@ export const createCpuModel = async (lowered: Lowered, state: ModelState, option
   for (const [name, t] of state.tensors) place(`tensors:${name}`, t.data.length);
   for (const [name, m] of state.momentum) place(`momentum:${name}`, m.length);
   for (const [name, m] of state.masks) place(`masks:${name}`, m.length);
+  // The index lists of the dense layers' sparse weights (the programs' maskIndex sources), derived from their masks below.
+  const indexLists = indexListsOf(lowered);
+  for (const l of indexLists) place(`maskIndex:${l.name}`, l.units * l.kept);
   const stateEnd = end;
   const initial = Math.ceil((stateEnd * 4) / 65536) + 1;
   let memory: WebAssembly.Memory;
@@ -124,6 +128,12 @@ export const createCpuModel = async (lowered: Lowered, state: ModelState, option
   for (const [name, t] of state.tensors) M.set(t.data, arena.get(`tensors:${name}`)!.offset);
   for (const [name, m] of state.momentum) M.set(m, arena.get(`momentum:${name}`)!.offset);
   for (const [name, m] of state.masks) M.set(m, arena.get(`masks:${name}`)!.offset);
+  for (const l of indexLists) {
+    const mask = state.masks.get(l.name);
+    if (!mask) throw new WinnowError('checkpoint', `mask ${l.name}: missing from the model's state (its layer has sparse weights)`);
+    const at = arena.get(`maskIndex:${l.name}`)!;
+    maskIndexData(mask, l.units, l.fanIn, l.kept, M.subarray(at.offset, at.offset + at.length), 'int32', l.name);
+  }
   const rebind = () => {
     M = new Float32Array(memory.buffer);
     const view = (key: string) => {

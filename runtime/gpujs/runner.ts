@@ -33,7 +33,7 @@
 import type { ProgramKind } from '../../compiler/backend/compile.ts';
 import type { Dims, KernelArg } from '../../compiler/codegen/gpujs/kernels.ts';
 import type { StepResult } from '../backend.ts';
-import { maskIndexData } from '../compiled/host.ts';
+import { maskIndexData } from '../compiled/mask-index.ts';
 import { sumStats } from '../compiled/stats.ts';
 import type { ModelState } from '../model-state.ts';
 import type { SgdSettings } from '../optimizer.ts';

@@ -57,7 +57,7 @@ describe('sparseForms on the example MLPs', () => {
   it('the text of the compiled stage says what was chosen and why, per layer', () => {
     const text = cpu(lowered('sparse-mlp'), 'train').asText();
     expect(text).toContain('; stage: compiled train (passes: decompose, autodiff, optimizer, sparseForms, fuse, planBuffers; batch 64)');
-    expect(text).toContain('; form: dense layer 0 on the input (784 values, assumed 25% off the background): compact: background-skipping gather 91k vs 196k dense');
+    expect(text).toContain('; form: dense layer 0 on the input (784 values, assumed 25% off the background) with sparse weights (50% = 392 of 784 kept per unit): compact: background-skipping gather 91k vs 196k dense, 148k index lists');
     expect(text).toMatch(/; form: k-winners layer 1 \(100 of 1000, 10% active\): compact: winners as index lists, the next layer gathers rows of W\^T: \d+k vs \d+k dense/);
   });
 
@@ -93,7 +93,7 @@ describe('the cost model', () => {
   });
 
   it('the input layer: dense when the input density is unknown to be low, or when one sample cannot pay for the transpose', () => {
-    const l = lowered('sparse-mlp');
+    const l = lowered('dense-mlp'); // dense weights: no index lists to weigh
     expect(cpu(l, 'train', 64, { inputDensity: 1 }).forms!.find((f) => f.subject === 'input')!.form).toBe('dense');
     expect(cpu(l, 'inference', 1).forms!.find((f) => f.subject === 'input')!.form).toBe('dense');
     expect(cpu(l, 'inference', 1000).forms!.find((f) => f.subject === 'input')!.form).toBe('compact');

@@ -44,13 +44,15 @@ interface Case {
   readonly edit?: (s: ModelState) => void;
 }
 
-/** Rows 2i and 2i+1 of `l<layer>.weight` and their biases made equal: keys tie in pairs. */
+/** Rows 2i and 2i+1 of `l<layer>.weight` (and of its mask: W stays zero off the mask) and their biases made equal: keys tie in pairs. */
 const twins = (layer: number) => (s: ModelState) => {
   const w = s.tensors.get(`l${layer}.weight`)!;
   const b = s.tensors.get(`l${layer}.bias`)!;
+  const mask = s.masks.get(`l${layer}.weight`);
   const [units, fanIn] = w.shape;
   for (let u = 1; u < units; u += 2) {
     w.data.copyWithin(u * fanIn, (u - 1) * fanIn, u * fanIn);
+    mask?.copyWithin(u * fanIn, (u - 1) * fanIn, u * fanIn);
     b.data[u] = b.data[u - 1];
   }
 };

@@ -71,6 +71,7 @@ import {
 } from './sparse-conv-forms.ts';
 import { externalValues } from './fuse.ts';
 import { MASK_SKIP_DENSITY } from '../../codegen/gpujs/kernels.ts';
+import { batchStride } from '../../ops/prim/sparse-weights.ts';
 
 /** Options of the pass. */
 export interface SparseFormsOptions {
@@ -101,6 +102,12 @@ export const formCosts = {
   TRANSPOSE: 1.4,
   /** Per scalar multiply-add at a scattered address. */
   SCALAR: 4.5,
+  /** Per 4 multiply-adds of the index-list forward product (`linearIdx`: a SIMD axpy over the samples per kept weight). */
+  IDX: 1.5,
+  /** Per 4 multiply-adds of the index-list weight gradient (`linearIdxGradW`: a SIMD dot over the samples per kept weight). */
+  IDX_GRADW: 1.5,
+  /** Per 4 multiply-adds of the index-list input gradient (`linearIdxGradX`: an axpy over the samples into the transposed gradient, one thread). */
+  IDX_GRADX: 2,
 } as const;
 
 /**
@@ -166,6 +173,8 @@ interface Plan {
   readonly indexedOps: ReadonlyMap<number, { readonly layer: number; readonly kept: number }>;
   /** The forms are for the gpujs backend. */
   readonly gpujs: boolean;
+  /** The batch the program is compiled for. */
+  readonly batch: number;
 }
 
 const round = (x: number): string => (x >= 10_000 ? `${(x / 1000).toFixed(0)}k` : x >= 1000 ? `${(x / 1000).toFixed(1)}k` : x.toFixed(0));
@@ -191,7 +200,7 @@ export const planSparseForms = (ir: IR, options: SparseFormsOptions): Plan => {
   const skip = new Set<number>();
   const weightNote = (w: number): string => {
     const mask = ir.ops.find((o) => o.op === 'mask' && o.layer !== undefined && o.layer === ir.ops[w].layer);
-    return mask ? '; sparse weights used as dense columns (per-input index lists are not generated)' : '';
+    return mask ? '; its sparse weights are read as dense rows of W^T (the compact input already skips the inactive inputs)' : '';
   };
 
   /** k-winners layers that have a compact form (structurally). */
@@ -356,11 +365,13 @@ export const planSparseForms = (ir: IR, options: SparseFormsOptions): Plan => {
 
   // Max-pooling gradients not already compact through a k-winners layer: one value per window.
   const poolGrads = new Set<number>();
+  const indexed = new Set<number>();
+  const indexedOps = new Map<number, { layer: number; kept: number }>();
   if (gpujs) {
     const weights = gpujsWeights(ir, users, compact, options.mode === 'always');
     choices.push(...weights.choices);
     choices.sort((p, q) => (p.layer ?? -1) - (q.layer ?? -1));
-    return { choices, compact, skip, poolGrads, indexed: weights.indexed, indexedOps: weights.indexedOps, gpujs };
+    return { choices, compact, skip, poolGrads, indexed: weights.indexed, indexedOps: weights.indexedOps, gpujs, batch: B };
   }
   const compactThresholds = new Set([...compact].map((id) => ir.ops[id].inputs[1]));
   for (const u of ir.ops) {
@@ -388,6 +399,41 @@ export const planSparseForms = (ir: IR, options: SparseFormsOptions): Plan => {
     });
   }
 
+  // Sparse weights: a dense layer whose weight (the layer's param itself, not DropConnect's
+  // product) has a mask, and whose input is not compact, may compute over its kept weights only.
+  const masks = new Map(ir.ops.filter((o) => o.op === 'mask' && o.layer !== undefined && o.attrs.kept !== undefined).map((o) => [o.layer!, o]));
+  /** A gradient reaching a layer's output that is compact (the next k-winners layer is): its products keep their compact forms. */
+  const compactGrad = (v: number) => ir.ops[v].op === 'kwtaGrad' && compactThresholds.has(ir.ops[v].inputs[2]);
+  interface Indexable { readonly l: Op; readonly U: number; readonly F: number; readonly kept: number; readonly layer: number; readonly grads: ReadonlyArray<Op>; readonly dense: number; readonly cost: number; readonly at: string }
+  const indexable = (l: Op): Indexable | undefined => {
+    const w = ir.ops[l.inputs[1]];
+    const mask = w.op === 'param' && w.attrs.role === 'weight' && w.layer !== undefined ? masks.get(w.layer) : undefined;
+    if (l.op !== 'linear' || !mask || l.inputs[0] === l.inputs[1] || compact.has(l.inputs[0])) return undefined;
+    const U = l.attrs.units as number;
+    const F = l.attrs.fanIn as number;
+    const kept = mask.attrs.kept as number;
+    if (!(kept < F)) return undefined;
+    const x = l.inputs[0];
+    const grads = [
+      ...users[w.id].filter((u) => u.op === 'linearGradX' && u.inputs[1] === w.id && u.inputs[0] !== w.id && !compactGrad(u.inputs[0])),
+      ...users[x].filter((u) => u.op === 'linearGradW' && u.inputs[1] === x && u.inputs[0] !== x && u.attrs.units === U && u.attrs.fanIn === F && !compactGrad(u.inputs[0]) && users[u.id].some((m) => m.op === 'momentum' && m.inputs[2] === w.id)),
+    ];
+    // Per sample: the forward product and the gradients' products in both forms (the transposes of x and of gx shared by the batch's columns: per element).
+    const { IDX, IDX_GRADW, IDX_GRADX } = formCosts;
+    let dense = (U * F) / 4;
+    let cost = (IDX * U * kept) / 4 + TRANSPOSE * F;
+    for (const g of grads) {
+      dense += (U * F) / 4;
+      cost += g.op === 'linearGradW' ? (IDX_GRADW * U * kept) / 4 + (U * F) / B : (IDX_GRADX * U * kept) / 4 + (TRANSPOSE + 1) * F;
+    }
+    return { l, U, F, kept, layer: w.layer!, grads, dense, cost, at: `${pct(kept / F)} = ${kept} of ${F} kept per unit` };
+  };
+  const useIndexed = (c: Indexable) => {
+    indexed.add(c.layer);
+    for (const o of [c.l, ...c.grads]) indexedOps.set(o.id, { layer: c.layer, kept: c.kept });
+  };
+  const weighed = new Set<number>();
+
   const input = ir.ops.find((o) => o.op === 'input');
   if (input) {
     for (const l of users[input.id]) {
@@ -411,6 +457,32 @@ export const planSparseForms = (ir: IR, options: SparseFormsOptions): Plan => {
       const F = l.attrs.fanIn as number;
       const dense = (U * F) / 4;
       const sparse = (GATHER * rho * F * U) / 4 + (TRANSPOSE * U * F) / B + F;
+      const idx = indexable(l);
+      if (idx) {
+        // Three forms: dense, background-skipping gather (the forward only: its gradients stay dense), index lists.
+        weighed.add(l.id);
+        const denseAll = idx.dense;
+        const skipAll = sparse + (idx.dense - dense);
+        const form = options.mode === 'always' ? 'indexed' : idx.cost < Math.min(denseAll, skipAll) ? 'indexed' : skipAll < denseAll ? 'skip' : 'dense';
+        if (form === 'skip') skip.add(l.id);
+        if (form === 'indexed') useIndexed(idx);
+        const what = `dense layer ${l.layer ?? '?'} on the input (${F} values, assumed ${pct(rho)} off the background) with sparse weights (${idx.at})`;
+        choices.push({
+          layer: l.layer,
+          subject: form === 'indexed' ? 'weights' : 'input',
+          form: form === 'dense' ? 'dense' : 'compact',
+          denseCost: denseAll,
+          compactCost: form === 'indexed' ? idx.cost : skipAll,
+          why: `${what}: ${
+            form === 'indexed'
+              ? `compact: index lists ${round(idx.cost)} vs ${round(denseAll)} dense, ${round(skipAll)} background-skipping gather`
+              : form === 'skip'
+                ? `compact: background-skipping gather ${round(skipAll)} vs ${round(denseAll)} dense, ${round(idx.cost)} index lists`
+                : `dense: ${round(denseAll)} vs ${round(skipAll)} background-skipping gather, ${round(idx.cost)} index lists`
+          } (estimated SIMD multiply-adds per sample${idx.grads.length ? ', gradients included' : ''})`,
+        });
+        continue;
+      }
       const chosen = sparse < dense || options.mode === 'always';
       if (chosen) skip.add(l.id);
       choices.push({
@@ -423,15 +495,32 @@ export const planSparseForms = (ir: IR, options: SparseFormsOptions): Plan => {
       });
     }
   }
+  // The other dense layers with sparse weights: index lists or dense columns.
+  for (const l of ir.ops) {
+    if (l.op !== 'linear' || weighed.has(l.id) || skip.has(l.id)) continue;
+    const idx = indexable(l);
+    if (!idx) continue;
+    weighed.add(l.id);
+    const chosen = idx.cost < idx.dense || options.mode === 'always';
+    if (chosen) useIndexed(idx);
+    choices.push({
+      layer: l.layer,
+      subject: 'weights',
+      form: chosen ? 'compact' : 'dense',
+      denseCost: idx.dense,
+      compactCost: idx.cost,
+      why: `dense layer ${l.layer ?? '?'} with sparse weights (${idx.at}): ${chosen ? 'compact: index lists' : 'dense: index lists would cost'} ${round(idx.cost)} vs ${round(idx.dense)} dense (estimated SIMD multiply-adds per sample${idx.grads.length ? ', gradients included' : ''})`,
+    });
+  }
   // The other dense layers: nothing known about their input's density.
-  const covered = new Set([...skip, ...choices.flatMap((c) => (c.subject === 'kwta' ? ir.ops.filter((o) => o.op === 'linear' && ir.ops[o.inputs[0]].layer === c.layer).map((o) => o.id) : []))]);
+  const covered = new Set([...skip, ...weighed, ...choices.flatMap((c) => (c.subject === 'kwta' ? ir.ops.filter((o) => o.op === 'linear' && ir.ops[o.inputs[0]].layer === c.layer).map((o) => o.id) : []))]);
   for (const l of ir.ops) {
     if (l.op !== 'linear' || covered.has(l.id) || (input && l.inputs[0] === input.id)) continue;
     const from = ir.ops[l.inputs[0]];
     choices.push({ layer: l.layer, subject: 'input', form: 'dense', denseCost: 0, compactCost: 0, why: `dense layer ${l.layer ?? '?'}: dense: its input (${from.op}) has no density the compiler knows (only k-winners outputs and the network input are compacted)` });
   }
   choices.sort((p, q) => (p.layer ?? -1) - (q.layer ?? -1));
-  return { choices, compact, skip, poolGrads, indexed: new Set(), indexedOps: new Map(), gpujs };
+  return { choices, compact, skip, poolGrads, indexed, indexedOps, gpujs, batch: B };
 };
 
 /**
@@ -495,7 +584,7 @@ export const sparseForms = (options: SparseFormsOptions) => (ir: IR): IR => rewr
 
 const rewrite = (ir: IR, plan: Plan): IR => {
   if (plan.gpujs) return rewriteGpujs(ir, plan);
-  if (plan.compact.size === 0 && plan.skip.size === 0 && plan.poolGrads.size === 0) return ir;
+  if (plan.compact.size === 0 && plan.skip.size === 0 && plan.poolGrads.size === 0 && plan.indexed.size === 0) return ir;
   const users = usersOf(ir);
   const b = builder();
   const ids = new Map<number, number>();
@@ -523,6 +612,20 @@ const rewrite = (ir: IR, plan: Plan): IR => {
     for (const kg of users[a.inputs[1]]) if (kg.op === 'kwtaGrad') dropped.add(kg.id);
   }
   const gCapOf = (old: number) => capOf.get(ids.get(old)!) ?? 0;
+  /** A sparse weight's index lists (one maskIndex source per layer) and the batch-transposed inputs (one per value), by layer and new id. */
+  const maskIndexes = new Map<number, number>();
+  const maskIndex = (layer: number, units: number, fanIn: number, kept: number): number => {
+    let m = maskIndexes.get(layer);
+    if (m === undefined) maskIndexes.set(layer, (m = b.emit('maskIndex', [], { role: 'weight', units, fanIn, kept }, { shape: [units, kept], batched: false, layer })));
+    return m;
+  };
+  const batchTransposes = new Map<number, number>();
+  const transposedBatch = (x: number, fanIn: number, layer: { layer?: number }): number => {
+    let t = batchTransposes.get(x);
+    if (t === undefined) batchTransposes.set(x, (t = b.emit('transposeBatch', [x], { fanIn, batch: plan.batch, stride: batchStride(plan.batch) }, { batched: false, ...layer })));
+    return t;
+  };
+  let idxOp: { readonly layer: number; readonly kept: number } | undefined;
   const conv = { b, users, capOf, dropped, applyOfThreshold, ids, skip: plan.skip, poolGrads: plan.poolGrads, layouts: new Map<string, number>() };
   let convId: number | undefined;
 
@@ -560,6 +663,15 @@ const rewrite = (ir: IR, plan: Plan): IR => {
       id = b.emit('biasGradCompact', ins, { ...op.attrs, cap: capOf.get(ins[0])! }, { batched: false, ...at(op) });
     } else if (op.op === 'linearGradW' && (capOf.has(ins[0]) || capOf.has(ins[1]))) {
       id = b.emit('linearGradWOuter', ins, { ...op.attrs, gCap: capOf.get(ins[0]) ?? 0, xCap: capOf.get(ins[1]) ?? 0 }, { batched: false, ...at(op) });
+    } else if ((idxOp = plan.indexedOps.get(op.id)) !== undefined) {
+      // A sparse weight's products over its kept inputs only (compiler/ops/prim/sparse-weights.ts).
+      const { units, fanIn } = op.attrs as { units: number; fanIn: number };
+      const { layer, kept } = idxOp;
+      const idx = maskIndex(layer, units, fanIn, kept);
+      const attrs = { units, fanIn, kept };
+      if (op.op === 'linear') id = b.emit('linearIdx', [ins[0], ins[1], idx, transposedBatch(ins[0], fanIn, { layer })], attrs, at(op));
+      else if (op.op === 'linearGradW') id = b.emit('linearIdxGradW', [ins[0], ins[1], idx, transposedBatch(ins[1], fanIn, { layer })], attrs, { batched: false, layer });
+      else id = b.emit('linearIdxGradX', [ins[0], ins[1], idx], { ...attrs, shape: op.attrs.shape }, { layer });
     } else if ((convId = rewriteConvOp(op, ins, conv)) !== undefined) {
       id = convId;
     } else {

@@ -14,6 +14,7 @@ import type { IR, Op } from '../../ir.ts';
 import { compactLayout } from '../../ops/prim/sparse.ts';
 import { elementwiseExpr, intLit as int, lit } from '../expr.ts';
 import { jsReader } from './reader.ts';
+import { sparseWeightKernel, sparseWeightOps } from './sparse-weights.ts';
 import type { AddressOf, Partition } from './program.ts';
 
 /** The primitives whose kernels this module generates. */
@@ -88,6 +89,7 @@ export const sparseKernel = (s: Schedule, k: Kernel, addr: AddressOf, scratch: n
     const text = [`function ${k.name}(M) {`, `  // done row by row by ${s.kernels[by].name}`, '}'].join('\n');
     return { text, partition: undefined, scratchFloats: 0 };
   }
+  if (sparseWeightOps.has(root.op)) return sparseWeightKernel(ir, k, batch, addr, scratch, wasm);
   if (!sparseOps.has(root.op)) return undefined;
   if (k.ops.length > 1 && !['gather', 'biasGradCompact', 'linearGradWOuter', 'dutyCycleCompact'].includes(root.op)) {
     throw new Error(`codegen: ${root.op} cannot take fused ops`);

@@ -21,6 +21,11 @@
  * - `linearIdxGradW(g, x, idx)`: unbatched `[units, fanIn]`, the sum over the batch of g[b, u]
  *   x[b, j] at the kept (u, j) and 0 elsewhere: `linearGradW(g, x) x mask`. (The optimizer masks
  *   a sparse weight's momentum buffer, so the dense form stores the same momentum.)
+ * - `transposeBatch(x)` (the cpu backend's layout, for the two above): unbatched `[fanIn, stride]`,
+ *   x with its samples as columns (element j of sample b at j stride + b), `stride` = the batch
+ *   rounded up to 4, the columns past the batch 0. The program is compiled for one batch size, so
+ *   its shape is fixed. `linearIdx` and `linearIdxGradW` may take it as a fourth input (the
+ *   transpose of their x), and then compute over the samples with SIMD.
  */
 import { fromAttrs, size } from './helpers.ts';
 import type { Op } from '../../ir.ts';
@@ -64,13 +69,33 @@ export const maskIndexOp: OpDef = {
   ],
 };
 
-/** `linearIdx(x, W, idx)`: `[units]` per sample. */
+/** Problems when the optional input `i` is not `transposeBatch` of input `x`. */
+const transposedInput = (op: Op, ins: ReadonlyArray<Op>, i: number, x: number): string[] =>
+  ins.length <= i || (ins[i].op === 'transposeBatch' && ins[i].inputs[0] === op.inputs[x]) ? [] : [`xT must be transposeBatch of %${op.inputs[x]}`];
+
+/** `linearIdx(x, W, idx, xT?)`: `[units]` per sample. */
 export const linearIdxOp: OpDef = {
   name: 'linearIdx',
-  arity: [3, 3],
+  arity: [3, 4],
   attrs: idxAttrs,
   inferShape: fromAttrs((a) => [a.units as number]),
-  check: (op, ins) => [...keptRange(op), ...batchedOf(ins, 0, op.attrs.fanIn as number, 'x'), ...weightInput(op, ins, 1), ...indexInput(op, ins, 2)],
+  check: (op, ins) => [...keptRange(op), ...batchedOf(ins, 0, op.attrs.fanIn as number, 'x'), ...weightInput(op, ins, 1), ...indexInput(op, ins, 2), ...transposedInput(op, ins, 3, 0)],
+};
+
+/** Columns of `transposeBatch` for a batch: the batch rounded up to 4. */
+export const batchStride = (batch: number): number => (batch + 3) & ~3;
+
+/** `transposeBatch(x)`: unbatched `[fanIn, stride]`. */
+export const transposeBatchOp: OpDef = {
+  name: 'transposeBatch',
+  arity: [1, 1],
+  attrs: { fanIn: 'int', batch: 'int', stride: 'int' },
+  absolute: true,
+  inferShape: fromAttrs((a) => [a.fanIn as number, a.stride as number]),
+  check: (op, ins) => [
+    ...batchedOf(ins, 0, op.attrs.fanIn as number, 'x'),
+    ...(op.attrs.stride === batchStride(op.attrs.batch as number) ? [] : [`stride ${op.attrs.stride} must be the batch ${op.attrs.batch} rounded up to 4`]),
+  ],
 };
 
 /** `linearIdxGradX(g, W, idx)`: shaped like the forward input (attribute `shape`, default `[fanIn]`). */
@@ -88,12 +113,18 @@ export const linearIdxGradXOp: OpDef = {
   ],
 };
 
-/** `linearIdxGradW(g, x, idx)`: `[units, fanIn]`, zero off the mask. */
+/** `linearIdxGradW(g, x, idx, xT?)`: `[units, fanIn]`, zero off the mask. */
 export const linearIdxGradWOp: OpDef = {
   name: 'linearIdxGradW',
-  arity: [3, 3],
+  arity: [3, 4],
   attrs: idxAttrs,
   absolute: true,
   inferShape: fromAttrs((a) => [a.units as number, a.fanIn as number]),
-  check: (op, ins) => [...keptRange(op), ...batchedOf(ins, 0, op.attrs.units as number, 'g'), ...batchedOf(ins, 1, op.attrs.fanIn as number, 'x'), ...indexInput(op, ins, 2)],
+  check: (op, ins) => [
+    ...keptRange(op),
+    ...batchedOf(ins, 0, op.attrs.units as number, 'g'),
+    ...batchedOf(ins, 1, op.attrs.fanIn as number, 'x'),
+    ...indexInput(op, ins, 2),
+    ...transposedInput(op, ins, 3, 1),
+  ],
 };
