@@ -139,6 +139,19 @@ describe('sparseForms with target gpujs', () => {
     expect(gpujsKernels(compile(net(0.5), { program: 'train', batch: 64, ...gpujsCompileOptions }).schedule, 64).find((k) => k.name.includes('linearGradW_momentum_mask'))!.source).not.toContain('> 0.5) {');
   });
 
+  it('a mask keeping the wrong count per unit (a hand-edited checkpoint) is refused, naming the tensor', async () => {
+    const lowered = lower(trace(pipe(input([20]), dense(12), sparse(0.3), relu, dense(5), softmaxCrossEntropy)));
+    const state = convert(initModelState(lowered, { seed: 3, dtype: 'float64' }), 'float32');
+    const mask = Uint8Array.from(state.masks.get('l0.weight')!);
+    mask[20 + mask.subarray(20, 40).indexOf(0)] = 1; // unit 1 keeps one input more
+    const model = await createGpujsModel('cpu', 'gpujs:cpu', lowered, { ...state, masks: new Map([['l0.weight', mask]]) }, { sparse: { mode: 'always' } });
+    try {
+      await expect(model.predict(smallInput(20), batch)).rejects.toThrow(/^mask l0\.weight: unit 1 keeps 7 of its 20 inputs, but the layer keeps 6 per unit \(weightDensity\)$/);
+    } finally {
+      model.dispose?.();
+    }
+  });
+
   it('the forced forms reach every gpujs sparse kernel, relu and feature-map variants included', () => {
     const ops = new Set<string>();
     const attrs = new Set<string>();
