@@ -107,6 +107,24 @@ describe('winnow build', () => {
     model.dispose?.();
   });
 
+  it('carries sparse weights as index lists where the program reads them (sparse-mlp at --batch 8: layer 0)', async () => {
+    const file = join(tmp, 'sparse-mlp-8.mjs');
+    build(['examples/models/sparse-mlp.json', '--batch', '8'], file);
+    const m = await load(file);
+    const lowered = lower(trace(readModelFile('examples/models/sparse-mlp.json')));
+    const state = initModelState(lowered, { seed: 1, dtype: 'float32' });
+    const model = await createModel('cpu', lowered, state);
+    expect(maxDiff(m.predict(images(20), 20), await model.predict(images(20), 20))).toBeLessThanOrEqual(1e-6); // the module runs 20 as batches of 8
+    for (const from of [0, 8]) {
+      const a = await model.trainStep(images(8, from), test.labels.slice(from), 8, sgd, 8 + from, Rng.fromSeed(1, 2));
+      const b = m.trainStep!(images(8, from), test.labels.slice(from), 8, sgd, 8 + from);
+      expect(Math.abs(b.loss - a.loss)).toBeLessThanOrEqual(1e-6);
+    }
+    expect(stateDiff(m.state(), state)).toBeLessThanOrEqual(1e-6);
+    expect(Object.keys(m.state().masks)).toEqual(['l0.weight', 'l2.weight']);
+    model.dispose?.();
+  });
+
   it('draws dropout masks from the training stream as the in-process model does (--batch, --seed)', async () => {
     const file = join(tmp, 'dropout.mjs');
     build(['examples/models/dropout-mlp.json', '--batch', '32', '--seed', '3'], file);
