@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { lower, trace } from '../../compiler/index.ts';
+import { compile, lower, trace } from '../../compiler/index.ts';
 import { readModelFile } from '../../dsl/read-model-file.ts';
 import { createModel } from '../../runtime/backends.ts';
 import { loadCheckpoint } from '../../runtime/checkpoint/checkpoint.ts';
@@ -105,6 +105,34 @@ describe('winnow build', () => {
     expect(() => m.trainStep!(images(32), test.labels, 32, sgd, 32)).toThrow(/compiled for batch 64, got 32 \(rebuild with --batch 32\)/);
     expect(() => m.predict(new Float32Array(10), 1)).toThrow(/x holds 10 values, a batch of 1 needs 784/);
     model.dispose?.();
+  });
+
+  it('carries sparse weights as index lists where the program reads them (a 30%-weight first layer at --batch 8)', async () => {
+    const model = {
+      format: 'winnow.model/1',
+      name: 'sparse_first',
+      input: [784],
+      layers: [{ dense: { units: 64, weightDensity: 0.3 } }, { relu: {} }, { dense: { units: 10 } }, { softmaxCrossEntropy: {} }],
+      training: { epochs: 1, batchSize: 8, lr: 0.03, momentum: 0.9, weightDecay: 0 },
+    };
+    const json = join(tmp, 'sparse-first.json');
+    writeFileSync(json, JSON.stringify(model));
+    const file = join(tmp, 'sparse-first.mjs');
+    build([json, '--batch', '8'], file);
+    const m = await load(file);
+    const lowered = lower(trace(readModelFile(json)));
+    expect(compile(lowered, { program: 'train', batch: 8, sparse: {} }).forms!.find((f) => f.layer === 0)!.subject).toBe('weights');
+    const state = initModelState(lowered, { seed: 1, dtype: 'float32' });
+    const cpu = await createModel('cpu', lowered, state);
+    expect(maxDiff(m.predict(images(20), 20), await cpu.predict(images(20), 20))).toBeLessThanOrEqual(1e-6); // the module runs 20 as batches of 8
+    for (const from of [0, 8]) {
+      const a = await cpu.trainStep(images(8, from), test.labels.slice(from), 8, sgd, 8 + from, Rng.fromSeed(1, 2));
+      const b = m.trainStep!(images(8, from), test.labels.slice(from), 8, sgd, 8 + from);
+      expect(Math.abs(b.loss - a.loss)).toBeLessThanOrEqual(1e-6);
+    }
+    expect(stateDiff(m.state(), state)).toBeLessThanOrEqual(1e-6);
+    expect(Object.keys(m.state().masks)).toEqual(['l0.weight']);
+    cpu.dispose?.();
   });
 
   it('draws dropout masks from the training stream as the in-process model does (--batch, --seed)', async () => {

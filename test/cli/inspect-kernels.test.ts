@@ -52,9 +52,9 @@ describe('winnow inspect --kernels', () => {
     const j = JSON.parse(r.stdout);
     expect(j.kernels.backend).toBe('cpu');
     expect(j.kernels.batch).toBe(8);
-    // at batch 8 the first layer's transpose is shared by too few samples: it stays dense; the k-winners layers go compact
+    // at batch 8 the first layer's transpose is shared by too few samples to skip the background, and index lists of 50% weights do not pay: it stays dense; the k-winners layers go compact
     expect(j.kernels.programs.map((p: { program: string; count: number }) => [p.program, p.count])).toEqual([['train', 25], ['inference', 7], ['epochEnd', 2]]);
-    expect(j.ir.compiled.train).toMatch(/; form: dense layer 0 on the input \(784 values, assumed 25% off the background\): dense: background-skipping gather \d+k vs 196k dense/);
+    expect(j.ir.compiled.train).toMatch(/; form: dense layer 0 on the input \(784 values, assumed 25% off the background\) with sparse weights \(50% = 392 of 784 kept per unit\): dense: 196k vs \d+k background-skipping gather, \d+k index lists/);
     expect(j.ir.compiled.train).toContain('; form: k-winners layer 1 (100 of 1000, 10% active): compact: winners as index lists');
     expect(j.ir.compiled.train).toContain('; stage: compiled train');
     expect(j.ir.compiled.train).toContain('batch 8');

@@ -11,8 +11,8 @@
  * - `linearIdxGradW(g, x, idx, xT)`: per unit (split across threads) its row of the gradient is
  *   zeroed, the unit's column of g for a block of samples is loaded into registers, and for each
  *   kept input j the block's dot product of g[:, u] and xT[j, :] (4 partial SIMD sums, added in a
- *   fixed order) is added to row[j]. Fused ops (the momentum, its mask) in JavaScript from the
- *   scratch area.
+ *   fixed order) is added to row[j]; the fused momentum (and its mask) then in one SIMD pass over
+ *   the row, other fused ops in JavaScript from the scratch area.
  * - `linearIdxGradX(g, W, idx)`: runs whole (it scatters into the inputs): a transposed gradient
  *   gxT `[F, S]` in the scratch area is zeroed, then for each unit in order, each block of samples
  *   (g's column in registers) and each kept input j, gxT[j, block] += W[u, j] x g[block, u]; then
@@ -27,7 +27,7 @@ import { batchStride } from '../../ops/prim/sparse-weights.ts';
 import { elementwiseExpr, intLit as int } from '../expr.ts';
 import { jsReader } from './reader.ts';
 import type { AddressOf } from './program.ts';
-import type { SparseKernelCode, WasmFunctions } from './sparse.ts';
+import { fusedMomentum, type SparseKernelCode, type WasmFunctions } from './sparse.ts';
 
 /** The primitives whose kernels this module generates. */
 export const sparseWeightOps: ReadonlySet<string> = new Set(['transposeBatch', 'linearIdx', 'linearIdxGradW', 'linearIdxGradX']);
@@ -89,10 +89,10 @@ const loadColumn = (nv: number, lanes: (i: number) => number, U: number): string
 
 /** Locals of the generated functions. */
 const locals = [
-  ...['u', 't', 'j4', 'pw', 'pi', 'px', 'py', 'c', 'row', 'gb', 'q', 'j'].map((v) => `(local $${v} i32)`),
+  ...['u', 't', 'j4', 'pw', 'pi', 'px', 'py', 'c', 'row', 'gb', 'q', 'j', 'pb', 'pk', 'po'].map((v) => `(local $${v} i32)`),
   ...range(BLOCK).map((i) => `(local $a${i} v128) (local $x${i} v128)`),
-  ...['wv', 's0', 's1', 's2', 's3', 'bv'].map((v) => `(local $${v} v128)`),
-  '(local $s f32)',
+  ...['wv', 's0', 's1', 's2', 's3', 'bv', 'mu', 'wd'].map((v) => `(local $${v} v128)`),
+  ...['s', 'm', 'd'].map((v) => `(local $${v} f32)`),
 ];
 
 const fn = (k: Kernel, extent: number | undefined, body: ReadonlyArray<string>): string =>
@@ -191,8 +191,30 @@ const gradW = (ir: IR, k: Kernel, op: Op, batch: number, addr: AddressOf, scratc
   const [g, , idx, xT] = op.inputs;
   if (xT === undefined) throw new Error('codegen: linearIdxGradW needs its transposed input on the cpu backend');
   const fused = k.ops.length > 1;
+  // The momentum (and a sparse weight's mask of it) alone fused: applied in SIMD to each finished row, from its scratch slot; other fused ops in JavaScript.
+  const fm = fusedMomentum(k.ops.slice(1).map((o) => ir.ops[o]));
   const target = fused ? scratch : addr(k.output);
   const F4 = F - (F % 4);
+  const rowOf = (v: number) => add(i32(addr(v) * 4), mul(get('u'), i32(F * 4)));
+  const epilogue = (vec: boolean, q: string): string => {
+    const [t, ld] = vec ? ['f32x4', 'v128.load'] : ['f32', 'f32.load'];
+    const [mu, wd] = vec ? [get('mu'), get('wd')] : [get('m'), get('d')];
+    const next = `(${t}.add (${t}.add (${t}.mul ${mu} (${ld} ${add(get('pb'), q)})) (${ld} ${add(get('row'), q)})) (${t}.mul ${wd} (${ld} ${add(get('pw'), q)})))`;
+    return `(${vec ? 'v128' : 'f32'}.store ${add(get('po'), q)} ${fm?.mask !== undefined ? `(${t}.mul ${next} (${ld} ${add(get('pk'), q)}))` : next})`;
+  };
+  const finish = fm
+    ? [
+        set('pb', rowOf(fm.momentum.inputs[1])),
+        set('pw', rowOf(fm.momentum.inputs[2])),
+        set('po', rowOf(k.output)),
+        ...(fm.mask !== undefined ? [set('pk', rowOf(fm.mask))] : []),
+        ...forLoop('q', i32(0), i32(F4 * 4), 16, [epilogue(true, get('q'))], 'm4'),
+        ...forLoop('q', i32(F4 * 4), i32(F * 4), 4, [epilogue(false, get('q'))], 'm1'),
+      ]
+    : [];
+  const start = fm
+    ? [set('m', `(f32.load ${i32(addr(fm.momentum.inputs[3]) * 4)})`), set('d', `(f32.load ${i32(addr(fm.momentum.inputs[4]) * 4)})`), set('mu', `(f32x4.splat ${get('m')})`), set('wd', `(f32x4.splat ${get('d')})`)]
+    : [];
   const block = (nv: number, lanes: (i: number) => number, tag: string): string[] => {
     const parts = Math.min(4, nv);
     return [
@@ -212,15 +234,19 @@ const gradW = (ir: IR, k: Kernel, op: Op, batch: number, addr: AddressOf, scratc
       ], `${tag}t`),
     ];
   };
-  const body = forLoop('u', get('lo'), get('hi'), 1, [
-    set('row', add(i32(target * 4), mul(get('u'), i32(F * 4)))),
-    ...forLoop('q', i32(0), i32(F4 * 4), 16, [`(v128.store ${add(get('row'), get('q'))} ${zero})`], 'z4'),
-    ...forLoop('q', i32(F4 * 4), i32(F * 4), 4, [`(f32.store ${add(get('row'), get('q'))} (f32.const 0))`], 'z1'),
-    set('pi', add(i32(addr(idx) * 4), mul(get('u'), i32(K * 4)))),
-    ...overBlocks(batch, block),
-  ], 'u');
+  const body = [
+    ...start,
+    ...forLoop('u', get('lo'), get('hi'), 1, [
+      set('row', add(i32(target * 4), mul(get('u'), i32(F * 4)))),
+      ...forLoop('q', i32(0), i32(F4 * 4), 16, [`(v128.store ${add(get('row'), get('q'))} ${zero})`], 'z4'),
+      ...forLoop('q', i32(F4 * 4), i32(F * 4), 4, [`(f32.store ${add(get('row'), get('q'))} (f32.const 0))`], 'z1'),
+      set('pi', add(i32(addr(idx) * 4), mul(get('u'), i32(K * 4)))),
+      ...overBlocks(batch, block),
+      ...finish,
+    ], 'u'),
+  ];
   const name = wasm.add('(param $lo i32) (param $hi i32)', locals, body);
-  const copy = fused ? [`for (let o = lo * ${int(F)}; o < hi * ${int(F)}; o++) {`, `  let v = M[${int(scratch)} + o];`, ...store(ir, k, addr, batch).map((l) => `  ${l}`), '}'] : [];
+  const copy = fused && !fm ? [`for (let o = lo * ${int(F)}; o < hi * ${int(F)}; o++) {`, `  let v = M[${int(scratch)} + o];`, ...store(ir, k, addr, batch).map((l) => `  ${l}`), '}'] : [];
   return {
     text: fn(k, U, [`W.${name}(lo, hi);`, ...copy]),
     partition: { extent: U, grain: 1, work: U * K * batch + U * F },

@@ -71,7 +71,7 @@ const absorbedUpdates = (s: Schedule, addr: AddressOf): ReadonlyMap<number, numb
  * The fused ops of a weight-gradient kernel when they are its momentum alone, or the momentum and
  * the mask of a sparse weight's buffer (`maskScale` by 1, pass `optimizer`), else undefined.
  */
-const fusedMomentum = (fused: ReadonlyArray<Op>): { readonly momentum: Op; readonly mask?: number } | undefined => {
+export const fusedMomentum = (fused: ReadonlyArray<Op>): { readonly momentum: Op; readonly mask?: number } | undefined => {
   const [m, masked] = fused;
   if (m?.op !== 'momentum') return undefined;
   if (fused.length === 1) return { momentum: m };
