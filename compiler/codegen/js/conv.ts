@@ -42,6 +42,7 @@ import { elementwiseExpr, intLit as int } from '../expr.ts';
 import { jsReader } from './reader.ts';
 import type { AddressOf, Partition } from './program.ts';
 import { sparseConvKernel, sparseConvOps } from './sparse-conv.ts';
+import { i32, get, set, add, mul } from './wat-text.ts';
 
 /** Where the program collects WebAssembly functions (the same collector the sparse kernels use): `add` returns the export name. */
 export interface WasmFunctions {
@@ -214,14 +215,6 @@ const batchedPass = (ir: IR, k: Kernel, ops: ReadonlyArray<number>, addr: Addres
 
 // ---- WebAssembly helpers ----
 
-const i32 = (n: number): string => {
-  if (!Number.isSafeInteger(n) || n < 0 || n > 0xffffffff) throw new Error(`wat: bad constant ${n}`);
-  return `(i32.const ${n})`;
-};
-const get = (v: string): string => `(local.get $${v})`;
-const set = (v: string, e: string): string => `(local.set $${v} ${e})`;
-const add = (a: string, b: string): string => `(i32.add ${a} ${b})`;
-const mul = (a: string, b: string): string => `(i32.mul ${a} ${b})`;
 
 /** Fresh loop labels within one function. */
 const labels = () => {

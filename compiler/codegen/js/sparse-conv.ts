@@ -24,6 +24,7 @@ import { compactLayout } from '../../ops/prim/sparse.ts';
 import { elementwiseExpr, intLit as int, type Reader } from '../expr.ts';
 import { poolFunction, pooledPerSample, type AbsorbedPool, type ConvKernelCode, type WasmFunctions } from './conv.ts';
 import type { AddressOf } from './program.ts';
+import { i32, get, set, add, sub, mul, divU } from './wat-text.ts';
 
 /** The primitives whose kernels this module generates. */
 export const sparseConvOps: ReadonlySet<string> = new Set(['convWeightT', 'channelLast', 'convScatter', 'convGradXFrom', 'convGradWFrom', 'maxPoolGradCompact', 'expand', 'pickAt']);
@@ -270,12 +271,6 @@ const pickAt = (g: Gen): ConvKernelCode => {
 
 // ---- WebAssembly helpers ----
 
-const i32 = (n: number): string => {
-  if (!Number.isSafeInteger(n) || n < 0 || n > 0xffffffff) throw new Error(`wat: bad constant ${n}`);
-  return `(i32.const ${n})`;
-};
-const get = (v: string): string => `(local.get $${v})`;
-const set = (v: string, e: string): string => `(local.set $${v} ${e})`;
 /** Locals `r`, `row`, `col` from compact index `idx` and its channel `c`, over maps of `h` x `w`. */
 const cellOf = (h: number, w: number, row: string, col: string): string[] => [
   set('r', sub(get('idx'), mul(get('c'), i32(h * w)))),
@@ -284,10 +279,6 @@ const cellOf = (h: number, w: number, row: string, col: string): string[] => [
 ];
 /** Locals `c` (channel), `r`, `row`, `col` from compact index `idx` over maps of `h` x `w`. */
 const splitIndex = (h: number, w: number, row: string, col: string): string[] => [set('c', divU(get('idx'), i32(h * w))), ...cellOf(h, w, row, col)];
-const add = (a: string, b: string): string => `(i32.add ${a} ${b})`;
-const sub = (a: string, b: string): string => `(i32.sub ${a} ${b})`;
-const mul = (a: string, b: string): string => `(i32.mul ${a} ${b})`;
-const divU = (a: string, b: string): string => `(i32.div_u ${a} ${b})`;
 const minS = (a: string, b: string): string => `(select ${a} ${b} (i32.lt_s ${a} ${b}))`;
 
 const labels = () => {

@@ -28,27 +28,11 @@ import { elementwiseExpr, intLit as int } from '../expr.ts';
 import { jsReader } from './reader.ts';
 import type { AddressOf } from './program.ts';
 import { fusedMomentum, type SparseKernelCode, type WasmFunctions } from './sparse.ts';
+import { i32, get, set, add, mul, forLoop } from './wat-text.ts';
 
 /** The primitives whose kernels this module generates. */
 export const sparseWeightOps: ReadonlySet<string> = new Set(['transposeBatch', 'linearIdx', 'linearIdxGradW', 'linearIdxGradX']);
 
-const i32 = (n: number): string => {
-  if (!Number.isSafeInteger(n) || n < 0 || n > 0xffffffff) throw new Error(`wat: bad constant ${n}`);
-  return `(i32.const ${n})`;
-};
-const get = (v: string) => `(local.get $${v})`;
-const set = (v: string, e: string) => `(local.set $${v} ${e})`;
-const add = (a: string, b: string) => `(i32.add ${a} ${b})`;
-const mul = (a: string, b: string) => `(i32.mul ${a} ${b})`;
-/** `for (v = from; v < to; v += step) body`. */
-const forLoop = (v: string, from: string, to: string, step: number, body: ReadonlyArray<string>, label: string): string[] => [
-  set(v, from),
-  `(block $${label}x (loop $${label}l`,
-  `(br_if $${label}x (i32.ge_u ${get(v)} ${to}))`,
-  ...body,
-  set(v, add(get(v), i32(step))),
-  `(br $${label}l)))`,
-];
 const zero = '(v128.const i32x4 0 0 0 0)';
 const range = (n: number) => Array.from({ length: n }, (_, i) => i);
 

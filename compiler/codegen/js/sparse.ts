@@ -16,6 +16,7 @@ import { elementwiseExpr, intLit as int, lit } from '../expr.ts';
 import { jsReader } from './reader.ts';
 import { sparseWeightKernel, sparseWeightOps } from './sparse-weights.ts';
 import type { AddressOf, Partition } from './program.ts';
+import { i32, get, set, add, mul, forLoop } from './wat-text.ts';
 
 /** The primitives whose kernels this module generates. */
 export const sparseOps: ReadonlySet<string> = new Set(['kwtaCompact', 'compactInput', 'dutyCycleCompact', 'transpose', 'gather', 'linearGradXAt', 'linearGradWOuter', 'biasGradCompact']);
@@ -356,23 +357,6 @@ const unitReduction = (ir: IR, k: Kernel, op: Op, batch: number, addr: AddressOf
 };
 
 // ---- WebAssembly helpers ----
-const i32 = (n: number): string => {
-  if (!Number.isSafeInteger(n) || n < 0 || n > 0xffffffff) throw new Error(`wat: bad constant ${n}`);
-  return `(i32.const ${n})`;
-};
-const get = (v: string) => `(local.get $${v})`;
-const set = (v: string, e: string) => `(local.set $${v} ${e})`;
-const add = (a: string, b: string) => `(i32.add ${a} ${b})`;
-const mul = (a: string, b: string) => `(i32.mul ${a} ${b})`;
-/** `for (v = from; v < to; v += step) body`, bounds being expressions evaluated before the loop / at each test. */
-const forLoop = (v: string, from: string, to: string, step: number, body: ReadonlyArray<string>, label: string): string[] => [
-  set(v, from),
-  `(block $${label}x (loop $${label}l`,
-  `(br_if $${label}x (i32.ge_u ${get(v)} ${to}))`,
-  ...body,
-  set(v, add(get(v), i32(step))),
-  `(br $${label}l)))`,
-];
 /** Float lanes (4 bytes each) of a two-vector shuffle, as i8x16.shuffle's byte lanes. */
 const lanes = (...fl: number[]) => fl.flatMap((f) => [4 * f, 4 * f + 1, 4 * f + 2, 4 * f + 3]).join(' ');
 

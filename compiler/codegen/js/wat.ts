@@ -15,6 +15,7 @@
  * depend on how the rows are split. The module imports its memory non-shared by default;
  * `withSharedMemory` makes the variant that imports a shared memory (for worker threads).
  */
+import { i32, get, set, add, mul } from './wat-text.ts';
 
 /** A product to generate. Offsets are in bytes. */
 export interface MatmulSpec {
@@ -30,14 +31,6 @@ export interface MatmulSpec {
   readonly aCol?: number;
 }
 
-const i32 = (n: number) => {
-  if (!Number.isSafeInteger(n) || n < 0 || n > 0xffffffff) throw new Error(`wat: bad constant ${n}`);
-  return `(i32.const ${n})`;
-};
-const get = (v: string) => `(local.get $${v})`;
-const set = (v: string, e: string) => `(local.set $${v} ${e})`;
-const add = (a: string, b: string) => `(i32.add ${a} ${b})`;
-const mul = (a: string, b: string) => `(i32.mul ${a} ${b})`;
 
 /** `for (v = from; v < to; v += step) body` (nothing when the range is empty). */
 const loop = (v: string, from: number, to: number, step: number, body: string[], label: string): string[] =>
