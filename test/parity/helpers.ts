@@ -51,3 +51,11 @@ export const stepsThenInference = async (model: Model, x: Float32Array, labels: 
     model.dispose?.();
   }
 };
+
+/** Every number `stepsThenInference` produced (logits, later logits, loss, tensors, momentum), as bytes. */
+export const resultBytes = (r: Awaited<ReturnType<typeof stepsThenInference>>): Buffer[] =>
+  [r.logits, r.later, Float64Array.of(r.loss), ...[...r.state.tensors.values()].map((t) => t.data), ...r.state.momentum.values()].map((a) => Buffer.from(a.slice().buffer));
+
+/** Indices of the buffers that differ between two `resultBytes` (empty when bit-identical). */
+export const differingBuffers = (a: ReadonlyArray<Buffer>, b: ReadonlyArray<Buffer>): number[] =>
+  a.map((x, i) => (Buffer.compare(x, b[i]) !== 0 ? i : -1)).filter((i) => i >= 0);
