@@ -81,7 +81,7 @@
  * rewrites live there; this pass calls them where it handles dense layers.
  */
 import type { IR, Op } from '../../ir.ts';
-import { builder, finish } from '../emitter.ts';
+import { builder, finish, type Builder } from '../emitter.ts';
 import {
   convConsumer, convConsumerCost, convGradReaching, convGradReachingCost, convGradUserCost, convGradUserProblem, convInputCost, convSkipsBackground, poolGradCost, poolGradProblem, rewriteConvOp,
 } from './sparse-conv-forms.ts';
@@ -609,6 +609,35 @@ const gpujsWeights = (ir: IR, users: ReadonlyArray<ReadonlyArray<Op>>, compact: 
   return { choices, indexed, indexedOps };
 };
 
+/** An op's layer, as the `extra` of `emit`. */
+const layerOf = (op: Op): { layer?: number } => (op.layer !== undefined ? { layer: op.layer } : {});
+
+/** `op` emitted again unchanged, reading `ins` (its inputs' new ids). */
+const copyOp = (b: Builder, op: Op, ins: number[]): number =>
+  b.emit(op.op, ins, op.attrs, { batched: op.batched, dtype: op.dtype, ...(op.shape && op.inputs.length === 0 ? { shape: op.shape } : {}), ...layerOf(op) });
+
+/** The rewritten IR: `ir`'s output, results and updates renumbered through `ids` (old id -> new id). */
+const finishRenumbered = (b: Builder, ir: IR, ids: ReadonlyMap<number, number>): IR => {
+  const map = (v: number) => ids.get(v)!;
+  return finish(
+    b,
+    ir,
+    map(ir.output),
+    Object.fromEntries(Object.entries(ir.results ?? {}).map(([k, v]) => [k, map(v)])),
+    (ir.updates ?? []).map((u) => ({ source: map(u.source), value: map(u.value) })),
+  );
+};
+
+/** A sparse weight's index lists: one `maskIndex` source per layer, emitted when first asked for. */
+const maskIndexSources = (b: Builder) => {
+  const sources = new Map<number, number>();
+  return (layer: number, units: number, fanIn: number, kept: number): number => {
+    let m = sources.get(layer);
+    if (m === undefined) sources.set(layer, (m = b.emit('maskIndex', [], { role: 'weight', units, fanIn, kept }, { shape: [units, kept], batched: false, layer })));
+    return m;
+  };
+};
+
 /** The pass: rewrites `ir` by the plan (see the module doc). */
 export const sparseForms = (options: SparseFormsOptions) => (ir: IR): IR => rewrite(ir, planSparseForms(ir, options));
 
@@ -623,7 +652,6 @@ const rewrite = (ir: IR, plan: Plan): IR => {
   /** kwtaThreshold and kwtaGrad ops replaced by the compact forms (kwtaGrad id -> the compact gradient's old-op stand-in). */
   const dropped = new Set<number>();
   const transposes = new Map<string, number>();
-  const at = (op: Op) => (op.layer !== undefined ? { layer: op.layer } : {});
   const transposed = (w: number, sums: boolean, layer: { layer?: number }): number => {
     const key = `${w}:${sums}`;
     let t = transposes.get(key);
@@ -643,12 +671,7 @@ const rewrite = (ir: IR, plan: Plan): IR => {
   }
   const gCapOf = (old: number) => capOf.get(ids.get(old)!) ?? 0;
   /** A sparse weight's index lists (one maskIndex source per layer) and the batch-transposed inputs (one per value), by layer and new id. */
-  const maskIndexes = new Map<number, number>();
-  const maskIndex = (layer: number, units: number, fanIn: number, kept: number): number => {
-    let m = maskIndexes.get(layer);
-    if (m === undefined) maskIndexes.set(layer, (m = b.emit('maskIndex', [], { role: 'weight', units, fanIn, kept }, { shape: [units, kept], batched: false, layer })));
-    return m;
-  };
+  const maskIndex = maskIndexSources(b);
   const batchTransposes = new Map<number, number>();
   const transposedBatch = (x: number, fanIn: number, layer: { layer?: number }): number => {
     let t = batchTransposes.get(x);
@@ -666,58 +689,51 @@ const rewrite = (ir: IR, plan: Plan): IR => {
     if (op.op === 'kwtaApply' && plan.compact.has(op.id)) {
       const cap = op.attrs.members as number;
       const [x, , dc, s] = ins;
-      id = b.emit('kwtaCompact', [x, dc, s], { ...op.attrs, cap }, at(op));
+      id = b.emit('kwtaCompact', [x, dc, s], { ...op.attrs, cap }, layerOf(op));
       capOf.set(id, cap);
     } else if (op.op === 'dutyCycle' && capOf.has(ins[0])) {
-      id = b.emit('dutyCycleCompact', ins, { ...op.attrs, cap: capOf.get(ins[0])! }, { batched: false, ...at(op) });
+      id = b.emit('dutyCycleCompact', ins, { ...op.attrs, cap: capOf.get(ins[0])! }, { batched: false, ...layerOf(op) });
     } else if (op.op === 'linear' && capOf.has(ins[0])) {
       const { units, fanIn } = op.attrs as { units: number; fanIn: number };
-      id = b.emit('gather', [ins[0], transposed(ins[1], false, at(op))], { rows: fanIn, cols: units, cap: fanIn, base: false }, at(op));
+      id = b.emit('gather', [ins[0], transposed(ins[1], false, layerOf(op))], { rows: fanIn, cols: units, cap: fanIn, base: false }, layerOf(op));
     } else if (op.op === 'linear' && plan.skip.has(op.id)) {
       const { units, fanIn } = op.attrs as { units: number; fanIn: number };
-      const c = b.emit('compactInput', [ins[0]], { cap: fanIn }, at(op));
+      const c = b.emit('compactInput', [ins[0]], { cap: fanIn }, layerOf(op));
       capOf.set(c, fanIn);
-      id = b.emit('gather', [c, transposed(ins[1], true, at(op))], { rows: fanIn, cols: units, cap: fanIn, base: true }, at(op));
+      id = b.emit('gather', [c, transposed(ins[1], true, layerOf(op))], { rows: fanIn, cols: units, cap: fanIn, base: true }, layerOf(op));
     } else if (op.op === 'linearGradX' && users[op.id].length === 1 && dropped.has(users[op.id][0].id)) {
       // kwtaGrad(linearGradX(g, W), y, threshold, ...) of a compact layer: g W at its winners only.
       const kg = users[op.id][0];
       const a = ids.get(applyOfThreshold.get(kg.inputs[2])!)!;
       const { units, fanIn } = op.attrs as { units: number; fanIn: number };
-      id = b.emit('linearGradXAt', [ins[0], ins[1], a], { units, fanIn, cap: capOf.get(a)!, gCap: gCapOf(op.inputs[0]) }, at(kg));
+      id = b.emit('linearGradXAt', [ins[0], ins[1], a], { units, fanIn, cap: capOf.get(a)!, gCap: gCapOf(op.inputs[0]) }, layerOf(kg));
       capOf.set(id, capOf.get(a)!);
       ids.set(kg.id, id);
     } else if (op.op === 'linearGradX' && capOf.has(ins[0])) {
       const { units, fanIn, shape } = op.attrs as { units: number; fanIn: number; shape: number[] };
-      id = b.emit('gather', [ins[0], ins[1]], { rows: units, cols: fanIn, cap: units, base: false, ...(shape.length !== 1 ? { shape } : {}) }, at(op));
+      id = b.emit('gather', [ins[0], ins[1]], { rows: units, cols: fanIn, cap: units, base: false, ...(shape.length !== 1 ? { shape } : {}) }, layerOf(op));
     } else if (op.op === 'biasGrad' && capOf.has(ins[0])) {
-      id = b.emit('biasGradCompact', ins, { ...op.attrs, cap: capOf.get(ins[0])! }, { batched: false, ...at(op) });
+      id = b.emit('biasGradCompact', ins, { ...op.attrs, cap: capOf.get(ins[0])! }, { batched: false, ...layerOf(op) });
     } else if (op.op === 'linearGradW' && (capOf.has(ins[0]) || capOf.has(ins[1]))) {
-      id = b.emit('linearGradWOuter', ins, { ...op.attrs, gCap: capOf.get(ins[0]) ?? 0, xCap: capOf.get(ins[1]) ?? 0 }, { batched: false, ...at(op) });
+      id = b.emit('linearGradWOuter', ins, { ...op.attrs, gCap: capOf.get(ins[0]) ?? 0, xCap: capOf.get(ins[1]) ?? 0 }, { batched: false, ...layerOf(op) });
     } else if ((idxOp = plan.indexedOps.get(op.id)) !== undefined) {
       // A sparse weight's products over its kept inputs only (compiler/ops/prim/sparse-weights.ts).
       const { units, fanIn } = op.attrs as { units: number; fanIn: number };
       const { layer, kept } = idxOp;
       const idx = maskIndex(layer, units, fanIn, kept);
       const attrs = { units, fanIn, kept };
-      if (op.op === 'linear') id = b.emit('linearIdx', [ins[0], ins[1], idx, transposedBatch(ins[0], fanIn, { layer })], attrs, at(op));
+      if (op.op === 'linear') id = b.emit('linearIdx', [ins[0], ins[1], idx, transposedBatch(ins[0], fanIn, { layer })], attrs, layerOf(op));
       else if (op.op === 'linearGradW') id = b.emit('linearIdxGradW', [ins[0], ins[1], idx, transposedBatch(ins[1], fanIn, { layer })], attrs, { batched: false, layer });
       else id = b.emit('linearIdxGradX', [ins[0], ins[1], idx], { ...attrs, shape: op.attrs.shape }, { layer });
     } else if ((convId = rewriteConvOp(op, ins, conv)) !== undefined) {
       id = convId;
     } else {
       if (op.inputs.some((i) => capOf.has(ids.get(i)!))) throw new Error(`sparseForms: %${op.id} ${op.op} reads a compact value`);
-      id = b.emit(op.op, ins, op.attrs, { batched: op.batched, dtype: op.dtype, ...(op.shape && op.inputs.length === 0 ? { shape: op.shape } : {}), ...at(op) });
+      id = copyOp(b, op, ins);
     }
     ids.set(op.id, id);
   }
-  const map = (v: number) => ids.get(v)!;
-  return finish(
-    b,
-    ir,
-    map(ir.output),
-    Object.fromEntries(Object.entries(ir.results ?? {}).map(([k, v]) => [k, map(v)])),
-    (ir.updates ?? []).map((u) => ({ source: map(u.source), value: map(u.value) })),
-  );
+  return finishRenumbered(b, ir, ids);
 };
 
 /** The gpujs target's rewrite (see the module doc): compact values beside the dense k-winners outputs. */
@@ -735,14 +751,8 @@ const rewriteGpujs = (ir: IR, plan: Plan): IR => {
   /** New kwtaThreshold id -> its layer's kwtaKeys. */
   const keysOf = new Map<number, number>();
   /** A sparse weight's index lists: one maskIndex source per layer. */
-  const maskIndexes = new Map<number, number>();
-  const maskIndex = (layer: number, units: number, fanIn: number, kept: number): number => {
-    let m = maskIndexes.get(layer);
-    if (m === undefined) maskIndexes.set(layer, (m = b.emit('maskIndex', [], { role: 'weight', units, fanIn, kept }, { shape: [units, kept], batched: false, layer })));
-    return m;
-  };
+  const maskIndex = maskIndexSources(b);
   let idxOp: { readonly layer: number; readonly kept: number } | undefined;
-  const at = (op: Op) => (op.layer !== undefined ? { layer: op.layer } : {});
   for (const op of ir.ops) {
     if (dropped.has(op.id)) continue;
     const ins = op.inputs.map((i) => ids.get(i)!);
@@ -750,14 +760,14 @@ const rewriteGpujs = (ir: IR, plan: Plan): IR => {
     if (op.op === 'linear' && compactOf.has(ins[0])) {
       const { units, fanIn } = op.attrs as { units: number; fanIn: number };
       let t = transposes.get(ins[1]);
-      if (t === undefined) transposes.set(ins[1], (t = b.emit('transpose', [ins[1]], { rows: units, cols: fanIn, sums: false }, { batched: false, ...at(op) })));
-      id = b.emit('gather', [compactOf.get(ins[0])!, t], { rows: fanIn, cols: units, cap: fanIn, base: false }, at(op));
+      if (t === undefined) transposes.set(ins[1], (t = b.emit('transpose', [ins[1]], { rows: units, cols: fanIn, sums: false }, { batched: false, ...layerOf(op) })));
+      id = b.emit('gather', [compactOf.get(ins[0])!, t], { rows: fanIn, cols: units, cap: fanIn, base: false }, layerOf(op));
     } else if (op.op === 'linearGradX' && users[op.id].length === 1 && dropped.has(users[op.id][0].id)) {
       const kg = users[op.id][0];
       const c = compactOfThreshold.get(kg.inputs[2])!;
       const { units, fanIn } = op.attrs as { units: number; fanIn: number };
-      const g = b.emit('linearGradXAt', [ins[0], ins[1], c], { units, fanIn, cap: fanIn, gCap: 0 }, at(kg));
-      id = b.emit('expand', [g], { cap: fanIn, shape: [...ir.ops[kg.id].shape!] }, at(kg));
+      const g = b.emit('linearGradXAt', [ins[0], ins[1], c], { units, fanIn, cap: fanIn, gCap: 0 }, layerOf(kg));
+      id = b.emit('expand', [g], { cap: fanIn, shape: [...ir.ops[kg.id].shape!] }, layerOf(kg));
       ids.set(kg.id, id);
     } else if ((idxOp = plan.indexedOps.get(op.id)) !== undefined && (op.op === 'linear' || op.op === 'linearGradW')) {
       // a sparse weight's forward product and weight gradient over its kept inputs (gpujsWeights)
@@ -765,32 +775,25 @@ const rewriteGpujs = (ir: IR, plan: Plan): IR => {
       const { layer, kept } = idxOp;
       const idx = maskIndex(layer, units, fanIn, kept);
       id = op.op === 'linear'
-        ? b.emit('linearIdx', [ins[0], ins[1], idx], { units, fanIn, kept }, at(op))
-        : b.emit('linearIdxGradW', [ins[0], ins[1], idx], { units, fanIn, kept }, { batched: false, ...at(op) });
+        ? b.emit('linearIdx', [ins[0], ins[1], idx], { units, fanIn, kept }, layerOf(op))
+        : b.emit('linearIdxGradW', [ins[0], ins[1], idx], { units, fanIn, kept }, { batched: false, ...layerOf(op) });
     } else if (op.op === 'kwtaThreshold') {
       // the keys once per call, then the bisection (and the compaction) reads them: no exp per member and step
-      const keys = b.emit('kwtaKeys', ins, op.attrs, at(op));
-      id = b.emit('kwtaThreshold', [...ins, keys], op.attrs, at(op));
+      const keys = b.emit('kwtaKeys', ins, op.attrs, layerOf(op));
+      id = b.emit('kwtaThreshold', [...ins, keys], op.attrs, layerOf(op));
       keysOf.set(id, keys);
     } else {
-      id = b.emit(op.op, ins, op.attrs, { batched: op.batched, dtype: op.dtype, ...(op.shape && op.inputs.length === 0 ? { shape: op.shape } : {}), ...at(op) });
+      id = copyOp(b, op, ins);
       if (op.op === 'kwtaApply' && plan.compact.has(op.id)) {
         const [x, thr, dc, s] = ins;
         const keys = keysOf.get(thr)!;
-        const counts = b.emit('kwtaBlockCounts', [x, dc, s, thr, keys], { ...op.attrs }, at(op));
-        const c = b.emit('kwtaCompact', [x, dc, s, thr, counts, keys], { ...op.attrs, cap: op.attrs.members as number }, at(op));
+        const counts = b.emit('kwtaBlockCounts', [x, dc, s, thr, keys], { ...op.attrs }, layerOf(op));
+        const c = b.emit('kwtaCompact', [x, dc, s, thr, counts, keys], { ...op.attrs, cap: op.attrs.members as number }, layerOf(op));
         compactOf.set(id, c);
         compactOfThreshold.set(op.inputs[1], c);
       }
     }
     ids.set(op.id, id);
   }
-  const map = (v: number) => ids.get(v)!;
-  return finish(
-    b,
-    ir,
-    map(ir.output),
-    Object.fromEntries(Object.entries(ir.results ?? {}).map(([k, v]) => [k, map(v)])),
-    (ir.updates ?? []).map((u) => ({ source: map(u.source), value: map(u.value) })),
-  );
+  return finishRenumbered(b, ir, ids);
 };
