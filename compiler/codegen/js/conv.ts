@@ -42,7 +42,7 @@ import { elementwiseExpr, intLit as int } from '../expr.ts';
 import { jsReader } from './reader.ts';
 import type { AddressOf, Partition } from './program.ts';
 import { sparseConvKernel, sparseConvOps } from './sparse-conv.ts';
-import { i32, get, set, add, mul } from './wat-text.ts';
+import { add, blockLoop, get, i32, labels, mul, set } from './wat-text.ts';
 
 /** Where the program collects WebAssembly functions (the same collector the sparse kernels use): `add` returns the export name. */
 export interface WasmFunctions {
@@ -216,21 +216,8 @@ const batchedPass = (ir: IR, k: Kernel, ops: ReadonlyArray<number>, addr: Addres
 // ---- WebAssembly helpers ----
 
 
-/** Fresh loop labels within one function. */
-const labels = () => {
-  let n = 0;
-  return (): string => `L${n++}`;
-};
-
-/** `for (v = from; v < to; v += step) body`, the bound an expression tested before every iteration (unsigned). */
-const forLoop = (label: string, v: string, from: string, to: string, step: number, body: ReadonlyArray<string>): string[] => [
-  set(v, from),
-  `(block $${label}x (loop $${label}l`,
-  `  (br_if $${label}x (i32.ge_u ${get(v)} ${to}))`,
-  ...body.map((l) => `  ${l}`),
-  `  ${set(v, add(get(v), i32(step)))}`,
-  `  (br $${label}l)))`,
-];
+/** `for (v = from; v < to; v += step) body`, unsigned test before every iteration. */
+const forLoop = (label: string, v: string, from: string, to: string, step: number, body: ReadonlyArray<string>): string[] => blockLoop(label, v, from, to, step, body);
 
 /** The four lanes of `v`, summed (l0 + l1) + (l2 + l3). */
 const hsum = (v: string): string =>

@@ -24,7 +24,7 @@ import { compactLayout } from '../../ops/prim/sparse.ts';
 import { elementwiseExpr, intLit as int, type Reader } from '../expr.ts';
 import { poolFunction, pooledPerSample, type AbsorbedPool, type ConvKernelCode, type WasmFunctions } from './conv.ts';
 import type { AddressOf } from './program.ts';
-import { i32, get, set, add, sub, mul, divU } from './wat-text.ts';
+import { add, blockLoop, divU, get, i32, labels, mul, set, sub } from './wat-text.ts';
 
 /** The primitives whose kernels this module generates. */
 export const sparseConvOps: ReadonlySet<string> = new Set(['convWeightT', 'channelLast', 'convScatter', 'convGradXFrom', 'convGradWFrom', 'maxPoolGradCompact', 'expand', 'pickAt']);
@@ -281,20 +281,8 @@ const cellOf = (h: number, w: number, row: string, col: string): string[] => [
 const splitIndex = (h: number, w: number, row: string, col: string): string[] => [set('c', divU(get('idx'), i32(h * w))), ...cellOf(h, w, row, col)];
 const minS = (a: string, b: string): string => `(select ${a} ${b} (i32.lt_s ${a} ${b}))`;
 
-const labels = () => {
-  let n = 0;
-  return (): string => `L${n++}`;
-};
-
 /** `for (v = from; v < to; v += step) body` (signed test, before each iteration). */
-const forLoop = (label: string, v: string, from: string, to: string, step: number, body: ReadonlyArray<string>): string[] => [
-  set(v, from),
-  `(block $${label}x (loop $${label}l`,
-  `  (br_if $${label}x (i32.ge_s ${get(v)} ${to}))`,
-  ...body.map((l) => `  ${l}`),
-  `  ${set(v, add(get(v), i32(step)))}`,
-  `  (br $${label}l)))`,
-];
+const forLoop = (label: string, v: string, from: string, to: string, step: number, body: ReadonlyArray<string>): string[] => blockLoop(label, v, from, to, step, body, true);
 
 /** The largest row the scatters unroll (floats); longer rows loop over vectors. */
 const maxUnrolled = 512;

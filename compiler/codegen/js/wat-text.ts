@@ -29,3 +29,22 @@ export const forLoop = (v: string, from: string, to: string, step: number, body:
   set(v, add(get(v), i32(step))),
   `(br $${label}l)))`,
 ];
+
+/** Fresh loop labels within one function (`L0`, `L1`, ...). */
+export const labels = () => {
+  let n = 0;
+  return (): string => `L${n++}`;
+};
+
+/**
+ * `for (v = from; v < to; v += step) body`, the bound an expression tested before every iteration,
+ * unsigned or `signed`; the body indented (the convolution kernels' loop).
+ */
+export const blockLoop = (label: string, v: string, from: string, to: string, step: number, body: ReadonlyArray<string>, signed = false): string[] => [
+  set(v, from),
+  `(block $${label}x (loop $${label}l`,
+  `  (br_if $${label}x (i32.ge_${signed ? 's' : 'u'} ${get(v)} ${to}))`,
+  ...body.map((l) => `  ${l}`),
+  `  ${set(v, add(get(v), i32(step)))}`,
+  `  (br $${label}l)))`,
+];
