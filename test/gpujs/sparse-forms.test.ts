@@ -21,7 +21,7 @@ import { gpujsCompileOptions } from '../../runtime/gpujs/program.ts';
 import { initModelState, type ModelState } from '../../runtime/model-state.ts';
 import { Rng } from '../../runtime/rng.ts';
 import { modes, requireWebGPU } from '../gpu/helpers.ts';
-import { convert, relError, stepsThenInference } from '../parity/helpers.ts';
+import { convert, stepsThenInference, expectNearOracle, twins } from '../parity/helpers.ts';
 
 const batch = 8;
 const sgd = { lr: 0.05, momentum: 0.9, weightDecay: 1e-3 };
@@ -31,19 +31,6 @@ const kernelOps = (c: ReturnType<typeof gpujs>): string[] => c.schedule.kernels.
 const smallInput = (n: number): Float32Array => {
   const rng = Rng.fromSeed(9, 1);
   return Float32Array.from({ length: batch * n }, () => rng.float() * 2 - 0.5);
-};
-
-/** Rows 2i and 2i+1 of `l<layer>.weight` (and of its mask, keeping W 0 off the mask) and their biases made equal: keys tie in pairs. */
-const twins = (layer: number) => (s: ModelState) => {
-  const w = s.tensors.get(`l${layer}.weight`)!;
-  const b = s.tensors.get(`l${layer}.bias`)!;
-  const mask = s.masks.get(`l${layer}.weight`);
-  const [units, fanIn] = w.shape;
-  for (let u = 1; u < units; u += 2) {
-    w.data.copyWithin(u * fanIn, (u - 1) * fanIn, u * fanIn);
-    mask?.copyWithin(u * fanIn, (u - 1) * fanIn, u * fanIn);
-    b.data[u] = b.data[u - 1];
-  }
 };
 
 interface Case {
@@ -179,11 +166,7 @@ for (const mode of modes) {
           if (mode === 'webgpu') await requireWebGPU();
           const tested = await run(await createGpujsModel(mode, `gpujs:${mode}`, c.lowered, convert(init, 'float32'), { sparse: forms === 'always' ? { mode: 'always' } : {}, ...(mode === 'webgpu' ? { softwareLoopLimit: true } : {}) }), c.x);
           const want = await oracle;
-          expect(relError(tested.logits, want.logits), 'logits').toBeLessThan(1e-4);
-          expect(relError(tested.later, want.later), 'inference logits').toBeLessThan(1e-4);
-          expect(Math.abs(tested.loss - want.loss) / want.loss, 'loss').toBeLessThan(1e-4);
-          for (const [name, t] of want.state.tensors) expect(relError(tested.state.tensors.get(name)!.data, t.data), name).toBeLessThan(1e-4);
-          for (const [name, m] of want.state.momentum) expect(relError(tested.state.momentum.get(name)!, m), `${name} momentum`).toBeLessThan(1e-4);
+          expectNearOracle(tested, want);
         });
       }
     }

@@ -3,6 +3,7 @@
  * state in another float type, the norm-wise relative error, and the run the sparse-forms suites
  * compare.
  */
+import { expect } from 'vitest';
 import type { Model } from '../../runtime/backend.ts';
 import { allocFloat, type FloatType, type ModelState } from '../../runtime/model-state.ts';
 import type { SgdSettings } from '../../runtime/optimizer.ts';
@@ -59,3 +60,33 @@ export const resultBytes = (r: Awaited<ReturnType<typeof stepsThenInference>>): 
 /** Indices of the buffers that differ between two `resultBytes` (empty when bit-identical). */
 export const differingBuffers = (a: ReadonlyArray<Buffer>, b: ReadonlyArray<Buffer>): number[] =>
   a.map((x, i) => (Buffer.compare(x, b[i]) !== 0 ? i : -1)).filter((i) => i >= 0);
+
+/** What the oracle comparisons read of a run: logits, (later inference logits,) loss and the state after it. */
+interface RunNumbers {
+  readonly logits: ArrayLike<number>;
+  readonly later?: ArrayLike<number>;
+  readonly loss: number;
+  readonly state: ModelState;
+}
+
+/** Expects a run's logits, later logits (when the oracle has them), loss, tensors and momentum buffers within `tol` of the oracle's, norm-wise. */
+export const expectNearOracle = (tested: RunNumbers, want: RunNumbers, tol = 1e-4): void => {
+  expect(relError(tested.logits, want.logits), 'logits').toBeLessThan(tol);
+  if (want.later) expect(relError(tested.later!, want.later), 'inference logits').toBeLessThan(tol);
+  expect(Math.abs(tested.loss - want.loss) / want.loss, 'loss').toBeLessThan(tol);
+  for (const [name, t] of want.state.tensors) expect(relError(tested.state.tensors.get(name)!.data, t.data), name).toBeLessThan(tol);
+  for (const [name, m] of want.state.momentum) expect(relError(tested.state.momentum.get(name)!, m), `${name} momentum`).toBeLessThan(tol);
+};
+
+/** Rows 2i and 2i+1 of `l<layer>.weight` (and of its mask, keeping W 0 off the mask) and their biases made equal: k-winners keys tie in pairs. */
+export const twins = (layer: number) => (s: ModelState): void => {
+  const w = s.tensors.get(`l${layer}.weight`)!;
+  const b = s.tensors.get(`l${layer}.bias`)!;
+  const mask = s.masks.get(`l${layer}.weight`);
+  const [units, fanIn] = w.shape;
+  for (let u = 1; u < units; u += 2) {
+    w.data.copyWithin(u * fanIn, (u - 1) * fanIn, u * fanIn);
+    mask?.copyWithin(u * fanIn, (u - 1) * fanIn, u * fanIn);
+    b.data[u] = b.data[u - 1];
+  }
+};

@@ -18,7 +18,7 @@ import { createCpuModel, type CpuModel } from '../../runtime/cpu/model.ts';
 import { loadMnist, normalizeInto } from '../../runtime/mnist.ts';
 import { initModelState, type ModelState } from '../../runtime/model-state.ts';
 import { Rng } from '../../runtime/rng.ts';
-import { convert, relError, stepsThenInference, differingBuffers, resultBytes } from './helpers.ts';
+import { convert, stepsThenInference, differingBuffers, resultBytes, expectNearOracle, twins } from './helpers.ts';
 
 const batch = 8;
 const set = loadMnist('train', { limit: batch });
@@ -43,19 +43,6 @@ interface Case {
   /** Edits of the initial state (ties, negative biases). */
   readonly edit?: (s: ModelState) => void;
 }
-
-/** Rows 2i and 2i+1 of `l<layer>.weight` (and of its mask: W stays zero off the mask) and their biases made equal: keys tie in pairs. */
-const twins = (layer: number) => (s: ModelState) => {
-  const w = s.tensors.get(`l${layer}.weight`)!;
-  const b = s.tensors.get(`l${layer}.bias`)!;
-  const mask = s.masks.get(`l${layer}.weight`);
-  const [units, fanIn] = w.shape;
-  for (let u = 1; u < units; u += 2) {
-    w.data.copyWithin(u * fanIn, (u - 1) * fanIn, u * fanIn);
-    mask?.copyWithin(u * fanIn, (u - 1) * fanIn, u * fanIn);
-    b.data[u] = b.data[u - 1];
-  }
-};
 
 const cases: ReadonlyArray<Case> = [
   {
@@ -117,11 +104,7 @@ describe('sparse forms on the cpu backend against the float64 reference', () => 
         if (mode === 'always') expect(compiled.forms!.some((f) => f.form === 'compact')).toBe(true);
         const tested = await run(await createCpuModel(c.lowered, convert(init, 'float32'), { threads: 1, sparse: { mode } }), c.x);
         const want = await oracle;
-        expect(relError(tested.logits, want.logits), 'logits').toBeLessThan(1e-4);
-        expect(relError(tested.later, want.later), 'inference logits').toBeLessThan(1e-4);
-        expect(Math.abs(tested.loss - want.loss) / want.loss, 'loss').toBeLessThan(1e-4);
-        for (const [name, t] of want.state.tensors) expect(relError(tested.state.tensors.get(name)!.data, t.data), name).toBeLessThan(1e-4);
-        for (const [name, m] of want.state.momentum) expect(relError(tested.state.momentum.get(name)!, m), `${name} momentum`).toBeLessThan(1e-4);
+        expectNearOracle(tested, want);
       });
     }
   }
