@@ -41,6 +41,23 @@ describe('paper-mnist report: statistics', () => {
 
   it('checks the issue\'s targets', () => {
     expect(checkTargets(summaries).map((t) => t.met)).toEqual([true, true, undefined, true]);
+    expect(checkTargets(summaries)[3].detail).toBe('highest dense 99,000, lowest sparse 103,000');
+  });
+
+  it('names the pairs that break the noise ordering, and whether the gap is inside the seed spread', () => {
+    // Dense CNN-1 moved to 103,500 +- 2,000 (above Sparse CNN-2's 103,000 +- 2,000 by 500: within
+    // the spread); the one dropout run moved to 104,000 (one seed: no spread to be within).
+    const shifted = records.map((r): RunRecord => {
+      const add = r.network === 'dense-cnn1' ? 21_500 : r.network === 'dense-cnn2-dropout' ? 5_000 : 0;
+      return { ...r, noise: { ...r.noise, score: r.noise.score + add } };
+    });
+    const ordering = checkTargets(summarizeRuns(shifted))[3];
+    expect(ordering.met).toBe(false);
+    expect(ordering.detail).toBe(
+      'highest dense 104,000, lowest sparse 103,000; ' +
+        'Dense CNN-1 (103,500 \u00b1 2,000) is above Sparse CNN-2 (103,000 \u00b1 2,000) by 500, within one standard deviation across seeds; ' +
+        'Dense CNN-2 + dropout 0.5 (104,000, one seed) is above Sparse CNN-2 (103,000 \u00b1 2,000) by 1,000, more than one standard deviation across seeds',
+    );
   });
 
   it('quick runs are not compared with the paper', () => {
