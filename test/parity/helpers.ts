@@ -54,12 +54,22 @@ export const stepsThenInference = async (model: Model, x: Float32Array, labels: 
 };
 
 /** Every number `stepsThenInference` produced (logits, later logits, loss, tensors, momentum), as bytes. */
-export const resultBytes = (r: Awaited<ReturnType<typeof stepsThenInference>>): Buffer[] =>
+const resultBytes = (r: Awaited<ReturnType<typeof stepsThenInference>>): Buffer[] =>
   [r.logits, r.later, Float64Array.of(r.loss), ...[...r.state.tensors.values()].map((t) => t.data), ...r.state.momentum.values()].map((a) => Buffer.from(a.slice().buffer));
 
 /** Indices of the buffers that differ between two `resultBytes` (empty when bit-identical). */
-export const differingBuffers = (a: ReadonlyArray<Buffer>, b: ReadonlyArray<Buffer>): number[] =>
+const differingBuffers = (a: ReadonlyArray<Buffer>, b: ReadonlyArray<Buffer>): number[] =>
   a.map((x, i) => (Buffer.compare(x, b[i]) !== 0 ? i : -1)).filter((i) => i >= 0);
+
+/**
+ * Expects two threads to give the bytes of one: `runOn(threads)` makes a model with that many
+ * threads and runs it (`stepsThenInference`); every number of the two runs must be bit-identical.
+ */
+export const expectTwoThreadsBytesOfOne = async (runOn: (threads: number) => ReturnType<typeof stepsThenInference>): Promise<void> => {
+  const one = resultBytes(await runOn(1));
+  const two = resultBytes(await runOn(2));
+  expect(differingBuffers(two, one)).toEqual([]);
+};
 
 /** What the oracle comparisons read of a run: logits, (later inference logits,) loss and the state after it. */
 interface RunNumbers {
