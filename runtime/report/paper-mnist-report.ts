@@ -166,6 +166,7 @@ export const checkTargets = (summaries: ReadonlyArray<NetworkSummary>): TargetCh
  * miss inside the seed-to-seed variation reads differently from a real reversal.
  */
 const orderingMisses = (dense: ReadonlyArray<NetworkSummary>, sparse: ReadonlyArray<NetworkSummary>): string => {
+  const score = (m: MeanStd) => (m.n > 1 ? `${fmtInt(m.mean)} \u00b1 ${fmtInt(m.std)}` : `${fmtInt(m.mean)}, one seed`);
   const misses: string[] = [];
   for (const d of dense) {
     for (const s of sparse) {
@@ -173,7 +174,6 @@ const orderingMisses = (dense: ReadonlyArray<NetworkSummary>, sparse: ReadonlyAr
       if (gap < 0) continue;
       const spread = Math.max(d.noiseScore.std, s.noiseScore.std);
       const within = d.noiseScore.n > 1 && s.noiseScore.n > 1 && gap <= spread;
-      const score = (m: MeanStd) => (m.n > 1 ? `${fmtInt(m.mean)} \u00b1 ${fmtInt(m.std)}` : `${fmtInt(m.mean)}, one seed`);
       misses.push(`${d.network.label} (${score(d.noiseScore)}) is above ${s.network.label} (${score(s.noiseScore)}) by ${fmtInt(gap)}, ${within ? 'within' : 'more than'} one standard deviation across seeds`);
     }
   }
