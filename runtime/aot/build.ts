@@ -31,8 +31,7 @@ import { generateJs } from '../../compiler/codegen/js/program.ts';
 import type { Lowered } from '../../compiler/stages.ts';
 import { shapeSize } from '../../dsl/shape.ts';
 import { align, cpuCompileOptions, indexListsOf, layoutProgram, type IndexList } from '../cpu/layout.ts';
-import { maskIndexData } from '../compiled/host.ts';
-import { WinnowError } from '../../dsl/errors.ts';
+import { maskIndexFromState } from '../compiled/host.ts';
 import type { ModelState } from '../model-state.ts';
 import { watToBinary } from '../cpu/wasm.ts';
 import { SOFTWARE_LOOP_LIMIT } from '../../compiler/codegen/gpujs/source.ts';
@@ -87,11 +86,7 @@ const layoutArena = (state: ModelState, withTraining: boolean, indexLists: Reado
 export const encodeArena = (arena: ReadonlyArray<ArenaEntry>, state: ModelState): Uint8Array => {
   const indexList = (e: ArenaEntry): Float32Array => {
     const [units, kept] = e.shape;
-    const mask = state.masks.get(e.name);
-    if (!mask) throw new WinnowError('checkpoint', `mask ${e.name}: missing from the model's state (its layer has sparse weights)`);
-    const out = new Float32Array(units * kept);
-    maskIndexData(mask, units, mask.length / units, kept, out, 'int32', e.name);
-    return out;
+    return maskIndexFromState(state.masks, e.name, units, kept, new Float32Array(units * kept), 'int32');
   };
   const dataOf = (e: ArenaEntry): ArrayLike<number> =>
     e.map === 'tensors' ? state.tensors.get(e.name)!.data : e.map === 'momentum' ? state.momentum.get(e.name)! : e.map === 'maskIndex' ? indexList(e) : state.masks.get(e.name)!;

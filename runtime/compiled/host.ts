@@ -12,7 +12,6 @@ import { floatsOf } from '../../compiler/backend/passes/plan-buffers.ts';
 import { sourceName, type ModelState } from '../model-state.ts';
 import type { SgdSettings } from '../optimizer.ts';
 import type { Rng } from '../rng.ts';
-import { WinnowError } from '../../dsl/errors.ts';
 
 /** Per-call inputs of a program. */
 export interface CallInputs {
@@ -76,18 +75,13 @@ export const drawRandoms = (ir: IR, io: CallInputs, into?: (op: Op, length: numb
 
 // maskIndexData lives in ./mask-index.ts, which imports no compiler code, so the gpu.js runner
 // (bundled into `winnow build --backend gpujs:*` modules) can use it too.
-export { maskIndexData, type IndexEncoding } from './mask-index.ts';
-import { maskIndexData, type IndexEncoding } from './mask-index.ts';
+export { maskIndexData, maskIndexFromState, type IndexEncoding } from './mask-index.ts';
+import { maskIndexFromState, type IndexEncoding } from './mask-index.ts';
 
 /** The index lists of a `maskIndex` source from the state's mask, as new floats in `encoding` (see `maskIndexData`). */
 export const maskIndexOf = (state: ModelState, op: Op, encoding: IndexEncoding, into?: Float32Array): Float32Array => {
   const { units, fanIn, kept } = op.attrs as Record<string, number>;
-  const name = stateSlot(op)!.name;
-  const mask = state.masks.get(name);
-  if (!mask) throw new WinnowError('checkpoint', `mask ${name}: missing from the model's state (layer ${op.layer} has sparse weights)`);
-  const out = into ?? new Float32Array(units * kept);
-  maskIndexData(mask, units, fanIn, kept, out, encoding, name);
-  return out;
+  return maskIndexFromState(state.masks, stateSlot(op)!.name, units, kept, into ?? new Float32Array(units * kept), encoding, fanIn);
 };
 
 /** A state source's data as float32 (masks converted once per call site; callers may cache; index lists as floats). */

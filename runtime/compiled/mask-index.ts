@@ -39,3 +39,14 @@ export const maskIndexData = (mask: ArrayLike<number>, units: number, fanIn: num
     if (t !== kept) throw new WinnowError('checkpoint', `mask ${name}: unit ${u} keeps ${t} of its ${fanIn} inputs, but the layer keeps ${kept} per unit (weightDensity)`);
   }
 };
+
+/**
+ * `maskIndexData` for sparse weight `name`, its mask looked up in a model state's `masks` (a state
+ * without it is refused, naming it); `fanIn` defaults to the mask's length / `units`. Returns `into`.
+ */
+export const maskIndexFromState = (masks: ReadonlyMap<string, ArrayLike<number>>, name: string, units: number, kept: number, into: Float32Array, encoding: IndexEncoding, fanIn?: number): Float32Array => {
+  const mask = masks.get(name);
+  if (!mask) throw new WinnowError('checkpoint', `mask ${name}: missing from the model's state (its layer has sparse weights)`);
+  maskIndexData(mask, units, fanIn ?? mask.length / units, kept, into, encoding, name);
+  return into;
+};

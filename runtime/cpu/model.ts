@@ -19,7 +19,7 @@ import { WinnowError } from '../../dsl/errors.ts';
 import type { Model } from '../backend.ts';
 import { inferenceBatchFor } from '../evaluate.ts';
 import type { ModelState } from '../model-state.ts';
-import { drawRandoms, maskIndexData, scalarValue, type CallInputs } from '../compiled/host.ts';
+import { drawRandoms, maskIndexFromState, scalarValue, type CallInputs } from '../compiled/host.ts';
 import { sumStats } from '../compiled/stats.ts';
 import { withSharedMemory } from '../../compiler/codegen/js/wat.ts';
 import { align, cpuCompileOptions, indexListsOf, layoutProgram } from './layout.ts';
@@ -129,10 +129,8 @@ export const createCpuModel = async (lowered: Lowered, state: ModelState, option
   for (const [name, m] of state.momentum) M.set(m, arena.get(`momentum:${name}`)!.offset);
   for (const [name, m] of state.masks) M.set(m, arena.get(`masks:${name}`)!.offset);
   for (const l of indexLists) {
-    const mask = state.masks.get(l.name);
-    if (!mask) throw new WinnowError('checkpoint', `mask ${l.name}: missing from the model's state (its layer has sparse weights)`);
     const at = arena.get(`maskIndex:${l.name}`)!;
-    maskIndexData(mask, l.units, l.fanIn, l.kept, M.subarray(at.offset, at.offset + at.length), 'int32', l.name);
+    maskIndexFromState(state.masks, l.name, l.units, l.kept, M.subarray(at.offset, at.offset + at.length), 'int32', l.fanIn);
   }
   const rebind = () => {
     M = new Float32Array(memory.buffer);

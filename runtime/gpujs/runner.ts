@@ -33,7 +33,7 @@
 import type { ProgramKind } from '../../compiler/backend/compile.ts';
 import type { Dims, KernelArg } from '../../compiler/codegen/gpujs/kernels.ts';
 import type { StepResult } from '../backend.ts';
-import { maskIndexData } from '../compiled/mask-index.ts';
+import { maskIndexFromState } from '../compiled/mask-index.ts';
 import { sumStats } from '../compiled/stats.ts';
 import type { ModelState } from '../model-state.ts';
 import type { SgdSettings } from '../optimizer.ts';
@@ -225,10 +225,8 @@ export const createGpujsRunner = (options: GpujsRunnerOptions): GpujsRunner => {
     let lists = indexCache.get(name);
     if (!lists) {
       const shape = indexShapes.get(name);
-      const mask = state.masks.get(name);
-      if (!shape || !mask) throw new Error(`${backend}: the model state has no mask ${name} for its index lists`);
-      lists = new Float32Array(shape.units * shape.kept);
-      maskIndexData(mask, shape.units, mask.length / shape.units, shape.kept, lists, 'float', name);
+      if (!shape) throw new Error(`${backend}: no sparse weight ${name} has index lists`);
+      lists = maskIndexFromState(state.masks, name, shape.units, shape.kept, new Float32Array(shape.units * shape.kept), 'float');
       indexCache.set(name, lists);
     }
     return lists;
