@@ -112,6 +112,12 @@ const unusable = (ex: unknown): string | undefined => {
   return missing.length ? `this gpu.js's fused-encoder lacks ${missing.join(', ')}` : undefined;
 };
 
+/** A device buffer for a state array of `floats` floats (never empty: at least 4 bytes). */
+const stateBuffer = (device: GpuDevice, floats: number): { readonly buffer: GpuBuffer; readonly floats: number } => ({
+  buffer: device.createBuffer({ size: Math.max(4, floats * 4), usage: STORAGE | COPY_SRC | COPY_DST }),
+  floats,
+});
+
 /** The model state of one gpujs:webgpu model on its device. */
 export class WebgpuResidency {
   private device: GpuDevice | undefined;
@@ -173,10 +179,7 @@ export class WebgpuResidency {
         b.buffer.destroy();
         b = undefined;
       }
-      if (!b) {
-        b = { buffer: device.createBuffer({ size: Math.max(4, data.length * 4), usage: STORAGE | COPY_SRC | COPY_DST }), floats: data.length };
-        this.buffers.set(key, b);
-      }
+      if (!b) this.buffers.set(key, (b = stateBuffer(device, data.length)));
       device.queue.writeBuffer(b.buffer, 0, data);
     }
   }
@@ -186,9 +189,9 @@ export class WebgpuResidency {
     const device = this.need();
     for (const [key, data] of arrays) {
       if (this.buffers.has(key)) continue;
-      const buffer = device.createBuffer({ size: Math.max(4, data.length * 4), usage: STORAGE | COPY_SRC | COPY_DST });
-      this.buffers.set(key, { buffer, floats: data.length });
-      device.queue.writeBuffer(buffer, 0, data);
+      const b = stateBuffer(device, data.length);
+      this.buffers.set(key, b);
+      device.queue.writeBuffer(b.buffer, 0, data);
     }
   }
 
